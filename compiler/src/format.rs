@@ -1,0 +1,1 @@
+//! The formatter (AST + trivia to canonical text).

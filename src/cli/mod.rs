@@ -1,0 +1,62 @@
+//! Command-line parsing and dispatch. Every command lives in its own module.
+
+mod check;
+mod explain;
+mod files;
+mod fmt;
+mod parse;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: diagnostics with errors, unformatted files, or a failed run.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: bad usage (unknown flag, missing file).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "Typed, durable agent and automation workflows",
+    long_about = "weir checks .flow files, proves properties of them before they run, and runs them durably.",
+    after_help = "Examples:\n  weir check stdlib-flows\n  weir fmt --check .\n  weir explain syntax-error"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(check::CheckArgs),
+    Fmt(fmt::FmtArgs),
+    Parse(parse::ParseArgs),
+    Explain(explain::ExplainArgs),
+}
+
+/// Parse the command line and run the command.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let code = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Parse(args) => parse::run(args),
+        Command::Explain(args) => explain::run(args),
+    };
+    ExitCode::from(code)
+}
+
+/// Print a usage error the way every command does and return its exit code.
+pub fn usage_error(message: &str) -> u8 {
+    eprintln!("error: {message}");
+    EXIT_USAGE
+}
