@@ -364,7 +364,8 @@ impl<'t> Lower<'t> {
             }
             Rule::return_stmt => {
                 next();
-                StmtKind::Return { value: inner.next().map(|c| self.expr(c)) }
+                let value = inner.next().and_then(|v| v.into_inner().next()).map(|e| self.expr(e));
+                StmtKind::Return { value }
             }
             Rule::log_stmt => {
                 next();
@@ -512,7 +513,14 @@ impl<'t> Lower<'t> {
 
     fn config(&self, pair: Pair<'_, Rule>) -> Config {
         let span = self.span(&pair);
-        let entries = pair.into_inner().map(|entry| self.entry(entry)).collect();
+        let mut entries = Vec::new();
+        for entry in pair.into_inner() {
+            if entry.as_rule() == Rule::missing_close {
+                self.out.borrow_mut().unclosed.push(Span::new(span.start as usize, span.start as usize + 1));
+            } else {
+                entries.push(self.entry(entry));
+            }
+        }
         Config { entries, span }
     }
 
@@ -1001,7 +1009,7 @@ fn unescape(escape: &str) -> String {
 
 /// Multi-line strings: drop the newline right after the opening quotes and, when the closing
 /// quotes sit on a line of their own, that line's indentation from every line.
-fn dedent(parts: &mut [TemplatePart]) {
+fn dedent(parts: &mut Vec<TemplatePart>) {
     if let Some(TemplatePart::Text { value, .. }) = parts.first_mut()
         && let Some(rest) = value.strip_prefix('\n')
     {
@@ -1018,7 +1026,10 @@ fn dedent(parts: &mut [TemplatePart]) {
         }
         _ => None,
     };
-    let Some(indent) = indent else { return };
+    let Some(indent) = indent else {
+        drop_empty_text(parts);
+        return;
+    };
     if let Some(TemplatePart::Text { value, .. }) = parts.last_mut() {
         let cut = value.rfind('\n').unwrap_or(0);
         value.truncate(cut);
@@ -1041,6 +1052,12 @@ fn dedent(parts: &mut [TemplatePart]) {
             TemplatePart::Hole { .. } => at_line_start = false,
         }
     }
+    drop_empty_text(parts);
+}
+
+/// Dedent can leave text parts with nothing in them; the tree does not keep those.
+fn drop_empty_text(parts: &mut Vec<TemplatePart>) {
+    parts.retain(|p| !matches!(p, TemplatePart::Text { value, .. } if value.is_empty()));
 }
 
 fn strip_indent(line: &str, indent: usize) -> &str {

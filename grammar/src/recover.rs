@@ -27,6 +27,18 @@ pub(crate) fn syntax_diagnostics(
     lexical: &[Span],
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // A missing `}` shifts every brace after it; errors after the block that lost its `}`
+    // are echoes of that one mistake.
+    let mut echoes_after = usize::MAX;
+    let unbalanced = unmatched_open(text, braces).is_some();
+    if (unbalanced || !collected.unclosed.is_empty()) && !lexical_reaches_end(text, lexical) {
+        let fallback = collected.unclosed.first().copied().unwrap_or_default();
+        let (diagnostic, suspect) = unclosed(text, braces, fallback);
+        if let Some(open) = suspect {
+            echoes_after = open;
+        }
+        out.push(diagnostic);
+    }
     let mut previous_end: Option<usize> = None;
     let mut reported = 0usize;
     let mut chunks: Vec<&Chunk> = collected.chunks.iter().collect();
@@ -38,8 +50,10 @@ pub(crate) fn syntax_diagnostics(
         let inside_previous = last_span.is_some_and(|s| s.contains(chunk.span));
         let cascade =
             previous_end.is_some_and(|end| only_trivia_and_one_close(text, end, chunk.span.start as usize));
+        let echo = chunk.span.start as usize > echoes_after
+            || (echoes_after != usize::MAX && chunk.span.contains(Span::new(echoes_after, echoes_after)));
         previous_end = Some(chunk.span.end as usize);
-        if overlaps_lexical || inside_previous || cascade {
+        if overlaps_lexical || inside_previous || cascade || echo {
             continue;
         }
         last_span = Some(chunk.span);
@@ -55,16 +69,51 @@ pub(crate) fn syntax_diagnostics(
             );
             break;
         }
-        out.push(chunk_diagnostic(text, chunk));
+        let diagnostic = match chunk.level {
+            Level::Item => item_chunk(text, chunk),
+            _ => chunk_diagnostic(text, chunk),
+        };
+        out.push(diagnostic);
         reported += 1;
     }
-    for &close in &collected.stray_closes {
-        out.push(stray_close(close));
-    }
-    if !collected.unclosed.is_empty() && !lexical_reaches_end(text, lexical) {
-        out.push(unclosed(text, braces, collected.unclosed[0]));
+    for &close in collected.stray_closes.iter().filter(|c| (c.start as usize) < echoes_after) {
+        out.push(
+            Diagnostic::new(
+                Code::UnexpectedClosingBrace,
+                close,
+                "this `}` closes the flow, but statements follow it",
+            )
+            .with_primary_label("unexpected `}`")
+            .with_help("remove it, or look above for a block that was closed twice"),
+        );
     }
     out
+}
+
+/// Text outside any flow: a stray `}`, statements after a flow closed too early, or garbage.
+fn item_chunk(text: &str, chunk: &Chunk) -> Diagnostic {
+    let start = chunk.span.start as usize;
+    let chunk_text = &text[chunk.span.range()];
+    if chunk_text.trim() == "}" {
+        return Diagnostic::new(Code::UnexpectedClosingBrace, chunk.span, "this `}` closes nothing")
+            .with_primary_label("unexpected `}`")
+            .with_help("remove it");
+    }
+    let first_word: String =
+        chunk_text.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let before = text[..start].trim_end();
+    if before.ends_with('}') && words::statement_keywords(Level::Flow).contains(&first_word.as_str()) {
+        let close = before.len() - 1;
+        return Diagnostic::new(
+            Code::UnexpectedClosingBrace,
+            Span::new(close, close + 1),
+            "this `}` ends the flow, but more statements follow it",
+        )
+        .with_primary_label("the flow ends here")
+        .with_label(Span::new(start, start + first_word.len()), "this statement is outside the flow")
+        .with_help("remove this `}`; the flow's own `}` comes after its last statement");
+    }
+    chunk_diagnostic(text, chunk)
 }
 
 /// The diagnostic when pest fails on the whole file (only the call limit should do that).
@@ -110,20 +159,23 @@ fn lexical_reaches_end(text: &str, lexical: &[Span]) -> bool {
     lexical.iter().any(|s| s.end as usize >= text.trim_end().len())
 }
 
-fn stray_close(span: Span) -> Diagnostic {
-    Diagnostic::new(
-        Code::UnexpectedClosingBrace,
-        span,
-        "this `}` closes nothing: the flow continues after it",
-    )
-    .with_primary_label("unexpected `}`")
-    .with_help("remove it, or look above for a block that was closed twice")
+/// The innermost `{` left without a `}` at the end of the file, if any.
+fn unmatched_open(text: &str, braces: &[u32]) -> Option<usize> {
+    let mut stack = Vec::new();
+    for &at in braces {
+        if text.as_bytes()[at as usize] == b'{' {
+            stack.push(at as usize);
+        } else {
+            stack.pop();
+        }
+    }
+    stack.last().copied()
 }
 
 /// Which `{` lacks its `}`: pest pairs braces innermost first, so it always blames the
 /// outermost block. A `}` that sits at a lower indentation than the `{` it closes points at
 /// the real culprit.
-fn unclosed(text: &str, braces: &[u32], fallback: Span) -> Diagnostic {
+fn unclosed(text: &str, braces: &[u32], fallback: Span) -> (Diagnostic, Option<usize>) {
     let indent = |at: usize| {
         let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
         let line = &text[line_start..];
@@ -149,29 +201,23 @@ fn unclosed(text: &str, braces: &[u32], fallback: Span) -> Diagnostic {
         (None, Some(&open)) => (open, None),
         (None, None) => (fallback.start as usize, None),
     };
-    let mut diagnostic = Diagnostic::new(
-        Code::UnclosedBlock,
-        Span::new(open, open + 1),
-        "this `{` is never closed: the file ends before its `}`",
-    )
-    .with_primary_label("opened here");
+    let mut diagnostic =
+        Diagnostic::new(Code::UnclosedBlock, Span::new(open, open + 1), "this `{` has no matching `}`")
+            .with_primary_label("opened here");
     if let Some(close) = note {
         diagnostic = diagnostic
             .with_label(Span::new(close, close + 1), "this `}`, at a lower indentation, closed it instead")
             .with_help("add the missing `}` before this line");
+        (diagnostic, Some(open))
     } else {
-        diagnostic = diagnostic.with_help("add a `}` at the end of the block");
+        (diagnostic.with_help("add a `}` at the end of the block"), None)
     }
-    diagnostic
 }
 
 /// Re-parse one chunk strictly and describe the first problem in it.
 fn chunk_diagnostic(text: &str, chunk: &Chunk) -> Diagnostic {
     let start = chunk.span.start as usize;
     let chunk_text = &text[chunk.span.range()];
-    if chunk_text.trim() == "}" {
-        return stray_close(chunk.span);
-    }
     let rule = match chunk.level {
         Level::Item => Rule::item_strict,
         Level::Flow => Rule::flow_stmt_strict,
@@ -180,41 +226,100 @@ fn chunk_diagnostic(text: &str, chunk: &Chunk) -> Diagnostic {
     let error = {
         let _guard = DETAIL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         pest::set_error_detail(true);
-        let result = FlowParser::parse(rule, chunk_text).err();
+        // The sentinel keeps the strict parse from taking the chunk's end for the end of
+        // the file (where a missing `}` is tolerated).
+        let with_sentinel = format!("{chunk_text}\u{1}");
+        let result = FlowParser::parse(rule, &with_sentinel).err();
         pest::set_error_detail(false);
         result
     };
-    let Some(error) = error else {
-        return Diagnostic::new(Code::SyntaxError, chunk.span, "this statement could not be read here")
-            .with_primary_label("not expected here");
+    let error = match error {
+        Some(error) => error,
+        None => return nested_problem(text, chunk, rule),
     };
     let expected = words::expected(&error, chunk.level);
     let offset = expected.position.min(chunk_text.len());
-    let at = start + offset;
+    let at = words::word_start(text, start, start + offset);
     let found = words::found(text, at, chunk.span.end as usize);
     describe(text, chunk, at, &expected, &found)
+}
+
+/// The strict parse of a chunk can succeed when the chunk holds a block whose own recovery
+/// took the problem in; describe that inner problem instead.
+fn nested_problem(text: &str, chunk: &Chunk, rule: Rule) -> Diagnostic {
+    let start = chunk.span.start as usize;
+    let chunk_text = &text[chunk.span.range()];
+    let with_sentinel = format!("{chunk_text}\u{1}");
+    let inner = FlowParser::parse(rule, &with_sentinel).ok().and_then(|pairs| {
+        pairs
+            .flatten()
+            .find(|p| {
+                matches!(
+                    p.as_rule(),
+                    Rule::stmt_error | Rule::top_stmt_error | Rule::missing_close | Rule::stray_close
+                )
+            })
+            .map(|p| (p.as_rule(), p.as_span().start(), p.as_span().end()))
+    });
+    match inner {
+        Some((Rule::stmt_error | Rule::top_stmt_error, s, e)) if s < chunk_text.len() => {
+            let end = e.min(chunk_text.len());
+            let inner_text = chunk_text[s..end].trim_end();
+            let span = Span::new(start + s, start + s + inner_text.len());
+            chunk_diagnostic(text, &Chunk { span, level: Level::Block })
+        }
+        _ => {
+            let at = chunk.span.end as usize;
+            Diagnostic::new(
+                Code::SyntaxError,
+                Span::empty(at),
+                "expected `}` to close the block, found end of the statement",
+            )
+            .with_primary_label("a `}` is missing here")
+            .with_help("add the missing `}`")
+        }
+    }
 }
 
 fn describe(text: &str, chunk: &Chunk, at: usize, expected: &Expected, found: &words::Found) -> Diagnostic {
     let list = expected.phrase();
     let span = found.span;
-    // A statement that starts with an unknown word: most likely a misspelled keyword.
-    if at == chunk.span.start as usize && expected.statement && found.is_word {
-        let keywords = words::statement_keywords(chunk.level);
+    let level_keywords = words::statement_keywords(chunk.level);
+    if at == chunk.span.start as usize && found.is_word && !level_keywords.contains(&found.text.as_str()) {
+        // A flow-level statement inside a block.
+        if words::statement_keywords(Level::Flow).contains(&found.text.as_str()) {
+            return Diagnostic::new(
+                Code::SyntaxError,
+                span,
+                format!("`{}` belongs at the top level of the flow, not inside a block", found.text),
+            )
+            .with_primary_label("not allowed in a block")
+            .with_help("move it out of the block, or check that the block above is closed");
+        }
+        // A statement that starts with an unknown word: most likely a misspelled keyword.
         let mut diagnostic = Diagnostic::new(
             Code::UnknownKeyword,
             span,
             format!("`{}` does not start a statement", found.text),
         )
         .with_primary_label("unknown keyword");
-        diagnostic = match words::closest(&found.text, keywords) {
+        diagnostic = match words::closest(&found.text, level_keywords) {
             Some(keyword) => diagnostic.with_help(format!("did you mean `{keyword}`?")),
             None => diagnostic.with_help(format!(
                 "a statement starts with a keyword such as {}",
-                keywords.iter().take(6).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                level_keywords.iter().take(6).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             )),
         };
         return diagnostic;
+    }
+    if found.is_word && words::is_reserved(&found.text) && expected.phrases.contains(&"a name") {
+        return Diagnostic::new(
+            Code::SyntaxError,
+            span,
+            format!("`{}` is a reserved word and cannot be used as a name", found.text),
+        )
+        .with_primary_label("reserved word")
+        .with_help(format!("choose another name, such as `{}_1`", found.text));
     }
     // `{ a: 1, b: 2` followed by a line `timeout 30s`: the record's `}` is missing and the
     // next line's first word was read as another field.
@@ -230,23 +335,60 @@ fn describe(text: &str, chunk: &Chunk, at: usize, expected: &Expected, found: &w
         .with_primary_label(format!("`{word_text}` starts a new line inside an unclosed record"))
         .with_help("close the record on the line above with `}`");
     }
-    let mut diagnostic =
-        Diagnostic::new(Code::SyntaxError, span, format!("expected {list}, found {}", found.describe()))
-            .with_primary_label(if found.is_end {
-                format!("expected {list} here")
-            } else {
-                format!("unexpected {}", found.describe())
-            });
-    if found.text == "=" && expected.tokens.iter().any(|t| t == "{") {
-        diagnostic = diagnostic.with_help("remove the `=`: this block starts directly with `{`");
-    } else if found.is_word
-        && let Some(keyword) = words::closest(&found.text, &expected.keywords())
-    {
-        diagnostic = diagnostic.with_help(format!("did you mean `{keyword}`?"));
-    } else if found.at_line_start(text) && expected.tokens.iter().any(|t| t == "}") {
-        diagnostic = diagnostic.with_help("a `}` seems to be missing at the end of the previous line");
-    } else if expected.tokens.iter().any(|t| t == "\"") && found.is_end {
-        diagnostic = diagnostic.with_help("close the string with `\"`");
+    let message = format!("expected {list}, found {}", found.describe());
+    let label = if found.is_end {
+        format!("expected {list} here")
+    } else {
+        format!("unexpected {}", found.describe())
+    };
+    let diagnostic = Diagnostic::new(Code::SyntaxError, span, message).with_primary_label(label);
+    match hint(text, at, expected, found) {
+        Some(help) => diagnostic.with_help(help),
+        None => diagnostic,
     }
-    diagnostic
+}
+
+/// Hand-written hints for the common mistakes.
+fn hint(text: &str, at: usize, expected: &Expected, found: &words::Found) -> Option<String> {
+    let keywords = expected.keywords();
+    if found.text == "=" && expected.tokens.iter().any(|t| t == "{") {
+        return Some("remove the `=`: this block starts directly with `{`".into());
+    }
+    if found.text == "," && expected.phrases.contains(&"a config entry") {
+        return Some("config entries are separated by line breaks, not commas".into());
+    }
+    if found.is_word {
+        if let Some(keyword) = keywords.iter().find(|k| k.eq_ignore_ascii_case(&found.text)) {
+            return Some(format!("did you mean `{keyword}`?"));
+        }
+        if let Some(keyword) = words::closest(&found.text, &keywords) {
+            return Some(format!("did you mean `{keyword}`?"));
+        }
+        if found.text == "backoff" || found.text == "jitter" {
+            return Some(format!(
+                "`{}` belongs on the `retry` line: `retry 3 backoff exponential(2s, max 1m)`",
+                found.text
+            ));
+        }
+    }
+    let before = &text[..at];
+    let decimal_duration =
+        before.ends_with('.') && before[..before.len() - 1].ends_with(|c: char| c.is_ascii_digit());
+    if found.text.ends_with(['s', 'm', 'h', 'd'])
+        && (decimal_duration || before.ends_with(|c: char| c.is_ascii_digit()))
+    {
+        {
+            return Some("a duration is whole numbers with units: write `90m` or `1h30m`, not `1.5h`".into());
+        }
+    }
+    if found.is_end && expected.tokens.iter().any(|t| t == "}") {
+        return Some("a `}` is missing here".into());
+    }
+    if found.at_line_start(text) && expected.tokens.iter().any(|t| t == "}") {
+        return Some("a `}` seems to be missing at the end of the previous line".into());
+    }
+    if found.is_end && expected.tokens.iter().any(|t| t == "\"") {
+        return Some("close the string with `\"`".into());
+    }
+    None
 }

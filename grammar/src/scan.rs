@@ -129,6 +129,11 @@ pub(crate) fn scan(text: &str) -> Scan {
             }
             b'#' => {
                 let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                for (at, &c) in bytes.iter().enumerate().take(end).skip(i) {
+                    if c < 0x20 && c != b'\t' && c != b'\r' {
+                        diagnostics.push(control_char(text, at, false));
+                    }
+                }
                 let end = trim_end(bytes, i, end);
                 trivia.comments.push(comment(text, i, end, line_has_code));
                 i = end;

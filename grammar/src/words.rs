@@ -166,7 +166,9 @@ pub(crate) fn expected(error: &Error<Rule>, level: Level) -> Expected {
     for token in raw_tokens {
         let is_statement_word = statement && statement_words.contains(&token.as_str());
         let is_operator = operator_hits >= 3 && OPERATORS.contains(&token.as_str());
+        let duration_unit = matches!(token.as_str(), "ms" | "s" | "m" | "h" | "d");
         let printable = !token.is_empty()
+            && !duration_unit
             && !token.contains("..")
             && token != "BUILTIN_RULE"
             && token != "#"
@@ -304,6 +306,66 @@ pub(crate) fn word_starting_line_before(text: &str, at: usize) -> Option<Span> {
     Some(Span::new(start, start + word.len()))
 }
 
+/// Words that cannot name anything (the grammar's `reserved` rule).
+const RESERVED: &[&str] = &[
+    "flow",
+    "step",
+    "callback",
+    "approval",
+    "parallel",
+    "branch",
+    "for",
+    "in",
+    "if",
+    "else",
+    "loop",
+    "repeat",
+    "break",
+    "continue",
+    "try",
+    "catch",
+    "saga",
+    "fail",
+    "return",
+    "log",
+    "sleep",
+    "wait",
+    "trigger",
+    "concurrency",
+    "const",
+    "type",
+    "true",
+    "false",
+    "none",
+    "secret",
+    "on",
+    "not",
+    "call",
+];
+
+/// True for a reserved word.
+pub(crate) fn is_reserved(word: &str) -> bool {
+    RESERVED.contains(&word)
+}
+
+/// pest reports some failures inside or just after a word (`stepp`, `loop` as a name); the
+/// user's view of that position is the start of the word.
+pub(crate) fn word_start(text: &str, floor: usize, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut at = at.min(text.len());
+    let inside = at < bytes.len() && at > floor && is_ident(bytes[at]) && is_ident(bytes[at - 1]);
+    let after = at > floor
+        && is_ident(bytes[at - 1])
+        && (at == bytes.len() || bytes[at] == b' ' || bytes[at] == b'\t');
+    if inside || after {
+        while at > floor && is_ident(bytes[at - 1]) {
+            at -= 1;
+        }
+    }
+    at
+}
+
 /// Statement keywords valid at `level`.
 pub(crate) fn statement_keywords(level: Level) -> &'static [&'static str] {
     match level {
@@ -388,7 +450,14 @@ fn describe(rule: Rule) -> Desc {
         | Rule::unit_config
         | Rule::unit_block
         | Rule::top_unit_config
-        | Rule::special_key => Skip,
+        | Rule::special_key
+        | Rule::block_start
+        | Rule::nested_block
+        | Rule::policy_word
+        | Rule::scheme_word
+        | Rule::effect_word
+        | Rule::method => Skip,
+        Rule::return_value => Phrase("an expression"),
         Rule::flow_stmt | Rule::block_stmt => Statement,
         Rule::step_call => Phrase("a step family such as `http`, `llm` or `function`"),
         Rule::wait_target => Phrase("a callback name, `for` or `until`"),
@@ -429,10 +498,7 @@ fn describe(rule: Rule) -> Desc {
         Rule::word | Rule::ident | Rule::decider => Phrase("a name"),
         Rule::slug => Phrase("a flow name"),
         Rule::version_req => Phrase("a version range such as `^1`"),
-        Rule::policy_word => Phrase("`queue`, `skip` or `cancel-previous`"),
-        Rule::scheme_word => Phrase("`github` or `generic`"),
-        Rule::effect_word => Phrase("`pure`, `read`, `write` or `irreversible`"),
-        Rule::method => Phrase("a method such as `GET` or `POST`"),
+
         Rule::concurrency_max | Rule::concurrency_unlimited => Phrase("`max` or `unlimited`"),
         Rule::because => Phrase("`because`"),
         Rule::trigger_manual | Rule::trigger_schedule | Rule::trigger_webhook => {

@@ -1,7 +1,9 @@
 //! `weir fmt`: rewrite flows in canonical form.
 
+use super::files::{discover, display, parallel_map};
+use super::{EXIT_FAILURE, EXIT_OK, usage_error};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Format .flow files in place.
 #[derive(Args)]
@@ -16,6 +18,61 @@ pub struct FmtArgs {
     check: bool,
 }
 
-pub fn run(_args: FmtArgs) -> u8 {
-    super::usage_error("weir fmt is not available yet")
+/// What happened to one file.
+enum Outcome {
+    Unchanged,
+    Changed(String),
+    SyntaxErrors(String),
+    Unreadable(String),
+}
+
+fn format_one(path: &Path) -> Outcome {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => return Outcome::Unreadable(format!("cannot read `{}`: {e}", path.display())),
+    };
+    let parsed = weir_grammar::parse_bytes(&bytes);
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Outcome::SyntaxErrors("the file is not valid UTF-8".into());
+    };
+    match weir_compiler::format::format(text, &parsed) {
+        Ok(formatted) if formatted == text => Outcome::Unchanged,
+        Ok(formatted) => Outcome::Changed(formatted),
+        Err(error) => Outcome::SyntaxErrors(error.to_string()),
+    }
+}
+
+pub fn run(args: FmtArgs) -> u8 {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
+    let files = match discover(&paths) {
+        Ok(files) => files,
+        Err(message) => return usage_error(&message),
+    };
+    let outcomes = parallel_map(&files, |path| format_one(path));
+    let mut failed = false;
+    let (mut changed, mut skipped) = (0usize, 0usize);
+    for (path, outcome) in files.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Unchanged => {}
+            Outcome::Changed(formatted) => {
+                changed += 1;
+                if args.check {
+                    println!("{}", display(path));
+                    failed = true;
+                } else if let Err(e) = std::fs::write(path, formatted) {
+                    eprintln!("error: cannot write `{}`: {e}", display(path));
+                    failed = true;
+                }
+            }
+            Outcome::SyntaxErrors(why) => {
+                skipped += 1;
+                eprintln!("skipped {}: {why} (run `weir check` to see them)", display(path));
+                failed = true;
+            }
+            Outcome::Unreadable(message) => return usage_error(&message),
+        }
+    }
+    let verb = if args.check { "need formatting" } else { "formatted" };
+    eprintln!("{} files checked, {changed} {verb}, {skipped} skipped", files.len());
+    if failed { EXIT_FAILURE } else { EXIT_OK }
 }

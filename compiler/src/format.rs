@@ -1,1 +1,0 @@
-//! The formatter (AST + trivia to canonical text).

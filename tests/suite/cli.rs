@@ -1,0 +1,148 @@
+//! The `weir` binary end to end: every command, its exit codes and its output shapes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::fs;
+
+fn weir() -> Command {
+    Command::cargo_bin("weir").expect("the weir binary is built")
+}
+
+const CLEAN: &str = "flow wibble {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  step a = function { value 1 + 2 }\n}\n";
+const BROKEN: &str = "flow wibble {\n  version \"1.0.0\"\n  stpe a = sleep 1s\n}\n";
+const UGLY: &str = "flow wibble {\nversion    \"1.0.0\"\n\n\n  step a = function {   value 1+2 }\n}";
+const WARNING: &str = "# allow(no-such-code): because\nflow wibble {\n  version \"1.0.0\"\n}\n";
+
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn version_and_help() {
+    weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    for command in ["check", "fmt", "parse", "explain"] {
+        weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
+    }
+    weir().arg("--no-such-flag").assert().code(2);
+}
+
+#[test]
+fn check_clean_directory_recursively() {
+    let dir = dir_with(&[("a.flow", CLEAN), ("nested/b.flow", CLEAN), ("notes.txt", "not a flow")]);
+    weir()
+        .arg("check")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 files, 0 errors, 0 warnings"));
+}
+
+#[test]
+fn check_reports_errors_with_exit_1_in_order() {
+    let dir = dir_with(&[("b.flow", BROKEN), ("a.flow", BROKEN)]);
+    let output = weir().arg("check").arg(dir.path()).assert().code(1).get_output().stdout.clone();
+    let text = String::from_utf8(output).expect("utf8");
+    assert!(text.contains("did you mean `step`?"), "{text}");
+    assert!(text.contains("2 files, 2 errors, 0 warnings"), "{text}");
+    let a = text.find("a.flow").expect("a.flow reported");
+    let b = text.find("b.flow").expect("b.flow reported");
+    assert!(a < b, "deterministic order");
+}
+
+#[test]
+fn check_json_shape() {
+    let dir = dir_with(&[("a.flow", BROKEN)]);
+    let output = weir()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&output).expect("json");
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["errors"], 1);
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "E0008");
+    assert_eq!(d["name"], "unknown-keyword");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["span"]["line_start"], 3);
+    assert_eq!(d["span"]["column_start"], 3);
+    assert!(d["help"].as_str().expect("help").contains("step"));
+}
+
+#[test]
+fn deny_warnings() {
+    let dir = dir_with(&[("a.flow", WARNING)]);
+    weir().arg("check").arg(dir.path()).assert().success().stdout(predicate::str::contains("1 warning"));
+    weir().args(["check", "--deny", "warnings"]).arg(dir.path()).assert().code(1);
+}
+
+#[test]
+fn check_missing_path_is_usage() {
+    weir()
+        .args(["check", "/no/such/path.flow"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read"));
+}
+
+#[test]
+fn fmt_check_and_rewrite() {
+    let dir = dir_with(&[("ugly.flow", UGLY), ("clean.flow", CLEAN), ("broken.flow", BROKEN)]);
+    weir()
+        .args(["fmt", "--check"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("ugly.flow"))
+        .stdout(predicate::str::contains("clean.flow").not());
+    assert_eq!(fs::read_to_string(dir.path().join("ugly.flow")).expect("read"), UGLY, "--check never writes");
+    weir().arg("fmt").arg(dir.path()).assert().code(1).stderr(predicate::str::contains("skipped"));
+    let formatted = fs::read_to_string(dir.path().join("ugly.flow")).expect("read");
+    assert_eq!(formatted, "flow wibble {\n  version \"1.0.0\"\n\n  step a = function { value 1 + 2 }\n}\n");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("broken.flow")).expect("read"),
+        BROKEN,
+        "syntax errors: untouched"
+    );
+    fs::remove_file(dir.path().join("broken.flow")).expect("rm");
+    weir().args(["fmt", "--check"]).arg(dir.path()).assert().success();
+}
+
+#[test]
+fn parse_json() {
+    let dir = dir_with(&[("a.flow", CLEAN)]);
+    let output = weir()
+        .args(["parse", "--json"])
+        .arg(dir.path().join("a.flow"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&output).expect("json");
+    assert_eq!(json["ast"]["items"][0]["name"]["name"], "wibble");
+    assert_eq!(json["diagnostics"].as_array().map(Vec::len), Some(0));
+    let dir = dir_with(&[("b.flow", BROKEN)]);
+    weir().args(["parse", "--json"]).arg(dir.path().join("b.flow")).assert().code(1);
+}
+
+#[test]
+fn explain_by_code_and_name() {
+    weir().args(["explain", "E0002"]).assert().success().stdout(predicate::str::contains("unclosed-block"));
+    weir().args(["explain", "unclosed-block"]).assert().success().stdout(predicate::str::contains("E0002"));
+    weir().arg("explain").assert().success().stdout(predicate::str::contains("syntax-error"));
+    weir()
+        .args(["explain", "unclosed-blok"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean"));
+}
