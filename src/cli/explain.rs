@@ -19,7 +19,7 @@ pub struct ExplainArgs {
 pub fn run(args: ExplainArgs) -> u8 {
     let Some(query) = args.code else {
         for info in ALL_CODES {
-            println!("{}  {:<28} {}", info.short, info.name, info.summary);
+            super::print(&format!("{}  {:<28} {}\n", info.short, info.name, info.summary));
         }
         return EXIT_OK;
     };
@@ -32,8 +32,8 @@ pub fn run(args: ExplainArgs) -> u8 {
         ));
     };
     match PAGES.iter().find(|(name, _)| *name == code.name()) {
-        Some((_, page)) => print!("{page}"),
-        None => println!("{} [{}]: {}", code.short(), code.name(), code.info().summary),
+        Some((_, page)) => super::print(page),
+        None => super::print(&format!("{} [{}]: {}\n", code.short(), code.name(), code.info().summary)),
     }
     EXIT_OK
 }

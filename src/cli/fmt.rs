@@ -57,7 +57,7 @@ pub fn run(args: FmtArgs) -> u8 {
             Outcome::Changed(formatted) => {
                 changed += 1;
                 if args.check {
-                    println!("{}", display(path));
+                    super::print(&format!("{}\n", display(path)));
                     failed = true;
                 } else if let Err(e) = std::fs::write(path, formatted) {
                     eprintln!("error: cannot write `{}`: {e}", display(path));

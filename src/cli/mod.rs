@@ -55,6 +55,12 @@ pub fn run() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Write to stdout, ignoring a closed pipe (`weir parse --json f | head` must not panic).
+pub fn print(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// Print a usage error the way every command does and return its exit code.
 pub fn usage_error(message: &str) -> u8 {
     eprintln!("error: {message}");

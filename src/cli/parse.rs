@@ -39,6 +39,6 @@ pub fn run(args: ParseArgs) -> u8 {
         "trivia": parsed.trivia,
         "diagnostics": diagnostics,
     });
-    println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+    super::print(&format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()));
     if parsed.has_errors() { EXIT_FAILURE } else { EXIT_OK }
 }

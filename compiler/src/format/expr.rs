@@ -151,9 +151,13 @@ pub(super) fn template(p: &mut Printer<'_>, t: &Template) {
 pub(super) fn type_expr(p: &mut Printer<'_>, t: &TypeExpr) {
     match &t.kind {
         TypeKind::Name { name } => p.write(&name.name),
-        TypeKind::Range { base, low, high } => {
+        TypeKind::Range { base, .. } => {
+            // Bounds as written (underscores kept), without inner spaces.
+            let text = p.source(t.span);
+            let bounds: String = text.rsplit_once(" in").map_or(text, |(_, b)| b).split_whitespace().collect();
             p.write(&base.name);
-            p.write(&format!(" in {low}..{high}"));
+            p.write(" in ");
+            p.write(&bounds);
         }
         TypeKind::List { item } => {
             p.write("list<");
