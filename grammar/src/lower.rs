@@ -766,7 +766,9 @@ impl<'t> Lower<'t> {
                 Diagnostic::new(
                     Code::TooDeeplyNested,
                     span,
-                    format!("this expression chains {operators} operators; weir accepts at most {MAX_EXPR_OPERATORS}"),
+                    format!(
+                        "this expression chains {operators} operators and accesses; weir accepts at most {MAX_EXPR_OPERATORS}"
+                    ),
                 )
                 .with_primary_label("expression too long")
                 .with_help("split it into `const` declarations or function steps"),
@@ -921,6 +923,14 @@ impl<'t> Lower<'t> {
             }
         }
         if matches!(style, StringStyle::Multi | StringStyle::RawMulti) {
+            // A file saved with CRLF line ends gives the same string as one with LF.
+            for part in &mut parts {
+                if let TemplatePart::Text { value, .. } = part
+                    && value.contains('\r')
+                {
+                    *value = value.replace("\r\n", "\n");
+                }
+            }
             dedent(&mut parts);
         }
         Template { style, parts, span }
@@ -956,9 +966,12 @@ impl Rule {
 }
 
 fn out_of_range(span: Span, message: &str) -> Diagnostic {
-    Diagnostic::new(Code::NumberOutOfRange, span, message)
-        .with_primary_label("out of range")
-        .with_help("integers are 64-bit signed; durations at most about 292 million years")
+    let help = if message.contains("duration") {
+        "a duration is at most about 584 million years (2^64 milliseconds)"
+    } else {
+        "integers are 64-bit signed: at most 9223372036854775807"
+    };
+    Diagnostic::new(Code::NumberOutOfRange, span, message).with_primary_label("out of range").with_help(help)
 }
 
 /// `1h30m` → milliseconds; `None` on overflow.

@@ -8,7 +8,7 @@ use crate::scan::scan;
 use crate::trivia::{CommentKind, Trivia};
 use pest::Parser as _;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use weir_diagnostics::{Code, Diagnostic, Span};
 
 /// The pest parser generated from `flow.pest`.
@@ -16,10 +16,12 @@ use weir_diagnostics::{Code, Diagnostic, Span};
 #[grammar = "flow.pest"]
 pub struct FlowParser;
 
-/// Counted pest calls allowed per byte of input: the valid 10,000-step flow needs about 8,
-/// so this leaves ample headroom while turning any pathological backtracking into a fast,
-/// reported failure instead of a hang.
-const CALLS_PER_BYTE: usize = 200;
+/// Counted pest calls allowed per byte of input (of the file's size class, a power of two
+/// rounded down, so 150–300 per byte of the file): valid flows need 6–10 (stdlib-flows, the
+/// generated 10,000-step flow: 14.7) and deeply nested parentheses 36, so this leaves ample
+/// headroom while turning any pathological backtracking into a fast, reported failure
+/// instead of a hang.
+pub(crate) const CALLS_PER_BYTE: usize = 300;
 
 /// The result of parsing one file: always a tree, plus every syntax diagnostic.
 #[derive(Clone, Debug)]
@@ -49,13 +51,19 @@ pub fn parse(text: &str) -> Parsed {
         let file = File { items: Vec::new(), span: Span::new(0, text.len()) };
         return Parsed { file, trivia, diagnostics };
     }
-    raise_call_limit(text.len());
+    let _limit = CALL_LIMIT.enter(text.len());
     let file = match FlowParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let lower = Lower::new(text, &trivia);
             let file = lower.file(pairs.next().expect("file rule yields one pair"));
             let collected = lower.finish();
-            let lexical: Vec<Span> = diagnostics.iter().map(Diagnostic::span).collect();
+            let lexical: Vec<recover::Lexical> = diagnostics
+                .iter()
+                .map(|d| recover::Lexical {
+                    span: d.span(),
+                    hides_braces: d.code == Code::UnterminatedString,
+                })
+                .collect();
             diagnostics.extend(recover::syntax_diagnostics(text, &collected, &scanned.braces, &lexical));
             diagnostics.extend(collected.diagnostics);
             file
@@ -103,13 +111,45 @@ pub fn parse_strict(text: &str) -> Result<File, Vec<Diagnostic>> {
     }
 }
 
-/// pest's call limit is one process-wide number; it only ever grows, so a parse running on
-/// another thread never sees a limit smaller than its own input needs.
-fn raise_call_limit(len: usize) {
-    static CURRENT: AtomicUsize = AtomicUsize::new(0);
-    let wanted = len.max(4096).saturating_mul(CALLS_PER_BYTE);
-    if CURRENT.fetch_max(wanted, Ordering::SeqCst) < wanted {
-        pest::set_call_limit(NonZeroUsize::new(CURRENT.load(Ordering::SeqCst)));
+/// pest's call limit is one process-wide number read when a parse starts. To keep every
+/// file's result independent of what else the process parses, a file's limit depends only on
+/// its size class (a power of two), and parses of different classes never overlap: a parse
+/// waits until no parse of another class is running. `weir check` over files of similar size
+/// still runs fully in parallel.
+struct CallLimit {
+    state: Mutex<(u32, usize)>,
+    changed: Condvar,
+}
+
+static CALL_LIMIT: CallLimit = CallLimit { state: Mutex::new((0, 0)), changed: Condvar::new() };
+
+/// Holds a size class's call limit while a parse runs.
+struct CallLimitGuard;
+
+impl CallLimit {
+    fn enter(&'static self, len: usize) -> CallLimitGuard {
+        // Size class: floor(log2(len)), at least 4 KiB.
+        let class = usize::BITS - 1 - len.max(4096).leading_zeros();
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while state.1 > 0 && state.0 != class {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        if state.1 == 0 && state.0 != class {
+            state.0 = class;
+            pest::set_call_limit(NonZeroUsize::new((1usize << class).saturating_mul(CALLS_PER_BYTE)));
+        }
+        state.1 += 1;
+        CallLimitGuard
+    }
+}
+
+impl Drop for CallLimitGuard {
+    fn drop(&mut self) {
+        let mut state = CALL_LIMIT.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.1 -= 1;
+        if state.1 == 0 {
+            CALL_LIMIT.changed.notify_all();
+        }
     }
 }
 
@@ -125,7 +165,12 @@ fn check_suppressions(text: &str, trivia: &Trivia) -> Vec<Diagnostic> {
             None => (inner.trim(), ""),
         };
         let reason = rest.trim_start().strip_prefix(':').map(str::trim).unwrap_or("");
-        let problem = if Code::lookup(name).is_none() {
+        let problem = if !inner.contains(')') {
+            Some((
+                "this suppression is missing its `)`".to_string(),
+                "write `# allow(name): reason`".to_string(),
+            ))
+        } else if Code::lookup(name).is_none() {
             let names: Vec<&str> = weir_diagnostics::ALL_CODES.iter().map(|c| c.name).collect();
             let hint = crate::words::closest(name, &names)
                 .map_or(String::new(), |c| format!("; did you mean `{c}`?"));

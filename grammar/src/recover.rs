@@ -5,12 +5,20 @@
 //! "expected …, found …", plus a hand-written hint for the common mistakes.
 
 use crate::lower::{Chunk, Collected, Level};
-use crate::parser::{FlowParser, Rule};
+use crate::parser::{CALLS_PER_BYTE, FlowParser, Rule};
 use crate::words::{self, Expected};
 use pest::Parser as _;
 use pest::error::{Error, ErrorVariant, InputLocation};
 use std::sync::Mutex;
 use weir_diagnostics::{Code, Diagnostic, Span};
+
+/// A lexical diagnostic, as recovery needs to know it.
+pub(crate) struct Lexical {
+    /// Where.
+    pub span: Span,
+    /// An unterminated string or hole: braces after it may be mismatched because of it.
+    pub hides_braces: bool,
+}
 
 /// At most this many syntax errors are reported for one file.
 pub const MAX_ERRORS: usize = 50;
@@ -24,14 +32,14 @@ pub(crate) fn syntax_diagnostics(
     text: &str,
     collected: &Collected,
     braces: &[u32],
-    lexical: &[Span],
+    lexical: &[Lexical],
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // A missing `}` shifts every brace after it; errors after the block that lost its `}`
     // are echoes of that one mistake.
     let mut echoes_after = usize::MAX;
     let unbalanced = unmatched_open(text, braces).is_some();
-    if (unbalanced || !collected.unclosed.is_empty()) && !lexical_reaches_end(text, lexical) {
+    if (unbalanced || !collected.unclosed.is_empty()) && !lexical.iter().any(|l| l.hides_braces) {
         let fallback = collected.unclosed.first().copied().unwrap_or_default();
         let (diagnostic, suspect) = unclosed(text, braces, fallback);
         if let Some(open) = suspect {
@@ -46,7 +54,7 @@ pub(crate) fn syntax_diagnostics(
     let mut last_span: Option<Span> = None;
     for chunk in chunks {
         let overlaps_lexical =
-            lexical.iter().any(|l| l.start < chunk.span.end && chunk.span.start <= l.start);
+            lexical.iter().any(|l| l.span.start < chunk.span.end && chunk.span.start <= l.span.start);
         let inside_previous = last_span.is_some_and(|s| s.contains(chunk.span));
         let cascade =
             previous_end.is_some_and(|end| only_trivia_and_one_close(text, end, chunk.span.start as usize));
@@ -113,20 +121,28 @@ fn item_chunk(text: &str, chunk: &Chunk) -> Diagnostic {
         .with_label(Span::new(start, start + first_word.len()), "this statement is outside the flow")
         .with_help("remove this `}`; the flow's own `}` comes after its last statement");
     }
+    if first_word != "flow" && words::closest(&first_word, &["flow"]).is_none() {
+        let line_end = chunk_text.find('\n').unwrap_or(chunk_text.len());
+        let span = Span::new(start, start + chunk_text[..line_end].trim_end().len().max(1));
+        return Diagnostic::new(Code::SyntaxError, span, "this text is outside any flow")
+            .with_primary_label("not part of a flow")
+            .with_help("a file holds `flow NAME { … }`; write notes as `#` comments");
+    }
     chunk_diagnostic(text, chunk)
 }
 
 /// The diagnostic when pest fails on the whole file (only the call limit should do that).
 pub(crate) fn whole_file_failure(text: &str, error: &Error<Rule>) -> Diagnostic {
-    let at = position(error).min(text.len());
+    let at = position(error).min(text.trim_end().len());
     match &error.variant {
         ErrorVariant::CustomError { message } if message.contains("call limit") => Diagnostic::new(
             Code::InputTooComplex,
-            Span::empty(at),
-            "this file needs too much work to parse; weir gave up",
+            Span::empty(0),
+            "this file needs more parsing work than weir allows, so it was not parsed",
         )
-        .with_primary_label("the parser stopped here")
-        .with_help("look for long runs of unclosed `{`, `(` or `[` and close them"),
+        .with_primary_label("in this file")
+        .with_help("this happens with syntax errors in deeply nested blocks: fix those, or split the flow")
+        .with_note(format!("the budget is {} to {CALLS_PER_BYTE} parser steps per byte", CALLS_PER_BYTE / 2)),
         _ => Diagnostic::new(Code::SyntaxError, Span::empty(at), "this file could not be read")
             .with_primary_label("the parser stopped here"),
     }
@@ -153,10 +169,6 @@ fn only_trivia_and_one_close(text: &str, from: usize, to: usize) -> bool {
         }
     }
     closes == 1
-}
-
-fn lexical_reaches_end(text: &str, lexical: &[Span]) -> bool {
-    lexical.iter().any(|s| s.end as usize >= text.trim_end().len())
 }
 
 /// The innermost `{` left without a `}` at the end of the file, if any.
@@ -237,10 +249,17 @@ fn chunk_diagnostic(text: &str, chunk: &Chunk) -> Diagnostic {
         Some(error) => error,
         None => return nested_problem(text, chunk, rule),
     };
-    let expected = words::expected(&error, chunk.level);
+    let mut expected = words::expected(&error, chunk.level);
     let offset = expected.position.min(chunk_text.len());
     let at = words::word_start(text, start, start + offset);
     let found = words::found(text, at, chunk.span.end as usize);
+    if at < start + offset
+        && expected.tokens.is_empty()
+        && expected.phrases.is_empty()
+        && let Some(keyword) = words::keyword_prefix(&found.text)
+    {
+        expected.tokens.push(keyword.to_string());
+    }
     describe(text, chunk, at, &expected, &found)
 }
 
@@ -312,7 +331,11 @@ fn describe(text: &str, chunk: &Chunk, at: usize, expected: &Expected, found: &w
         };
         return diagnostic;
     }
-    if found.is_word && words::is_reserved(&found.text) && expected.phrases.contains(&"a name") {
+    if found.is_word
+        && words::is_reserved(&found.text)
+        && expected.phrases.contains(&"a name")
+        && words::introduces_name(&text[chunk.span.start as usize..at])
+    {
         return Diagnostic::new(
             Code::SyntaxError,
             span,
@@ -320,6 +343,10 @@ fn describe(text: &str, chunk: &Chunk, at: usize, expected: &Expected, found: &w
         )
         .with_primary_label("reserved word")
         .with_help(format!("choose another name, such as `{}_1`", found.text));
+    }
+    // `if {` / `for x in xs parallel {` / `loop max {`: the block's `{` was read as a record.
+    if let Some(diagnostic) = missing_header_expression(text, chunk, at) {
+        return diagnostic;
     }
     // `{ a: 1, b: 2` followed by a line `timeout 30s`: the record's `}` is missing and the
     // next line's first word was read as another field.
@@ -335,6 +362,24 @@ fn describe(text: &str, chunk: &Chunk, at: usize, expected: &Expected, found: &w
         .with_primary_label(format!("`{word_text}` starts a new line inside an unclosed record"))
         .with_help("close the record on the line above with `}`");
     }
+    if text[..at].trim_end().ends_with("res<") {
+        return Diagnostic::new(Code::SyntaxError, span, format!("expected a resource kind, found {}", found.describe()))
+            .with_primary_label("resource kind missing")
+            .with_help("write `res<text>`, `res<json>`, `res<bytes>` or a quoted media type such as `res<\"image/png\">`");
+    }
+    let previous_word = text[..at].split_whitespace().last().unwrap_or("");
+    let list = match previous_word {
+        "step" | "approval" | "callback" | "ask"
+            if expected.phrases == ["a name"] && expected.tokens.is_empty() =>
+        {
+            if previous_word == "ask" {
+                "the connection".to_string()
+            } else {
+                format!("the {previous_word}'s name")
+            }
+        }
+        _ => list,
+    };
     let message = format!("expected {list}, found {}", found.describe());
     let label = if found.is_end {
         format!("expected {list} here")
@@ -348,11 +393,69 @@ fn describe(text: &str, chunk: &Chunk, at: usize, expected: &Expected, found: &w
     }
 }
 
+/// A block statement whose header lacks its expression, so that the block's `{` was taken
+/// for the start of a record.
+fn missing_header_expression(text: &str, chunk: &Chunk, at: usize) -> Option<Diagnostic> {
+    let start = chunk.span.start as usize;
+    let before = &text[start..at.max(start)];
+    let mut offset = start;
+    let mut found = None;
+    for line in before.split_inclusive('\n') {
+        let code = line.trim_end();
+        if let Some(header) = code.strip_suffix('{') {
+            let header = header.trim();
+            let brace = offset + code.len() - 1;
+            let kind = if header.starts_with("for ") && header.ends_with(" parallel") {
+                Some(("a bound", "parallel", "the most branches run at once, e.g. `parallel 4`"))
+            } else if header.ends_with(" max") || header == "max" {
+                Some(("a bound", "max", "the most iterations, e.g. `max 10`"))
+            } else if header == "if" || header.ends_with("else if") {
+                Some(("a condition", "if", "the condition, e.g. `if x > 1 {`"))
+            } else if header.starts_with("for ") && header.ends_with(" in") {
+                Some(("a list", "in", "the list to iterate, e.g. `for x in input.items {`"))
+            } else if header.ends_with(" until") {
+                Some(("a condition", "until", "the condition that ends the polling"))
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                found = Some((brace, kind));
+            }
+        }
+        offset += line.len();
+    }
+    let (brace, (what, after, help)) = found?;
+    Some(
+        Diagnostic::new(
+            Code::SyntaxError,
+            Span::new(brace, brace + 1),
+            format!("expected {what} after `{after}`, found `{{`"),
+        )
+        .with_primary_label(format!("{what} is missing before this `{{`"))
+        .with_help(format!("write {help}")),
+    )
+}
+
 /// Hand-written hints for the common mistakes.
 fn hint(text: &str, at: usize, expected: &Expected, found: &words::Found) -> Option<String> {
     let keywords = expected.keywords();
+    let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+    let line_before = text[line_start..at].trim_start();
+    if found.text == "="
+        && ["if ", "else if ", "repeat ", "until "]
+            .iter()
+            .any(|k| line_before.starts_with(k) || line_before.contains(&format!(" {k}")))
+    {
+        return Some("to compare, write `==`".into());
+    }
     if found.text == "=" && expected.tokens.iter().any(|t| t == "{") {
         return Some("remove the `=`: this block starts directly with `{`".into());
+    }
+    if found.text == ":" && expected.phrases.contains(&"a config entry") {
+        return Some("config entries are `key value`, without `:`".into());
+    }
+    if found.text == "}" && text[..at].ends_with('{') {
+        return Some("`{` starts a template hole; write `\\{` for a literal brace".into());
     }
     if found.text == "," && expected.phrases.contains(&"a config entry") {
         return Some("config entries are separated by line breaks, not commas".into());

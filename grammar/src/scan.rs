@@ -36,8 +36,9 @@ enum Frame {
     Open(u8),
     /// A string or template being read; `start` is its first quote.
     Str { kind: StrKind, start: usize },
-    /// A `{expr}` hole inside a template.
-    Hole,
+    /// A `{expr}` hole inside a template; `start` is its `{`, `single_line` says whether the
+    /// template must end on this line.
+    Hole { start: usize, single_line: bool },
 }
 
 fn is_ident_byte(b: u8) -> bool {
@@ -61,8 +62,16 @@ pub(crate) fn scan(text: &str) -> Scan {
         if let Some(&Frame::Str { kind, start }) = stack.last() {
             match (kind, b) {
                 (StrKind::Plain | StrKind::Raw, b'\n') => {
-                    diagnostics.push(unterminated(text, start, i, kind));
                     stack.pop();
+                    // A string inside an unclosed hole: the hole is the mistake.
+                    if let Some(&Frame::Hole { start: hole, single_line: true }) = stack.last() {
+                        stack.pop();
+                        stack.pop();
+                        depth = depth.saturating_sub(1);
+                        diagnostics.push(unclosed_hole(text, hole));
+                    } else {
+                        diagnostics.push(unterminated(text, start, i, kind));
+                    }
                     continue;
                 }
                 (StrKind::Plain | StrKind::Raw, b'"') => {
@@ -88,7 +97,7 @@ pub(crate) fn scan(text: &str) -> Scan {
                         diagnostics.push(too_deep(i));
                         return Scan { trivia, diagnostics, too_deep: true, braces };
                     }
-                    stack.push(Frame::Hole);
+                    stack.push(Frame::Hole { start: i, single_line: kind == StrKind::Plain });
                     i += 1;
                     continue;
                 }
@@ -112,6 +121,14 @@ pub(crate) fn scan(text: &str) -> Scan {
         }
         debug_assert!(!in_string);
         match b {
+            b'\n' if matches!(stack.last(), Some(Frame::Hole { single_line: true, .. })) => {
+                if let Some(Frame::Hole { start, .. }) = stack.pop() {
+                    diagnostics.push(unclosed_hole(text, start));
+                }
+                stack.pop();
+                depth = depth.saturating_sub(1);
+                continue;
+            }
             b'\n' => {
                 if !line_has_code
                     && trivia.comments.last().is_none_or(|c| (c.span.start as usize) < line_start)
@@ -174,7 +191,7 @@ pub(crate) fn scan(text: &str) -> Scan {
             }
             b'}' | b']' | b')' | b'>' => {
                 match stack.last() {
-                    Some(Frame::Hole) if b == b'}' => {
+                    Some(Frame::Hole { .. }) if b == b'}' => {
                         stack.pop();
                         depth = depth.saturating_sub(1);
                     }
@@ -278,16 +295,26 @@ fn check_escape(text: &str, at: usize) -> Option<Diagnostic> {
         return None;
     }
     let len = escape_len(text, at);
-    let shown = match next {
-        None | Some('\n') => "\\ at the end of a line".to_string(),
-        Some(_) => format!("`{}`", &text[at..at + len]),
+    let general = "escapes are \\n \\t \\r \\\\ \\\" \\{ \\} \\0 and \\u{HEX}; write raw\"…\" for text with backslashes";
+    let (message, help) = match next {
+        None | Some('\n') | Some('\r') => (
+            "a `\\` at the end of a line is not a line continuation".to_string(),
+            "for text over several lines use \"\"\"…\"\"\"".to_string(),
+        ),
+        Some('u') if text[at + 2..].starts_with('{') => (
+            format!("`{}` is not a Unicode character", &text[at..at + len]),
+            "write at most six hex digits naming a Unicode scalar value, such as \\u{1F44B}".to_string(),
+        ),
+        Some('u') => {
+            let hex: String = text[at + 2..].chars().take_while(|c| c.is_ascii_hexdigit()).take(6).collect();
+            (format!("unknown escape `{}` in a string", &text[at..at + len]), format!("write `\\u{{{hex}}}`"))
+        }
+        Some(_) => (format!("unknown escape `{}` in a string", &text[at..at + len]), general.to_string()),
     };
     Some(
-        Diagnostic::new(Code::InvalidEscape, Span::new(at, at + len), format!("unknown escape {shown} in a string"))
+        Diagnostic::new(Code::InvalidEscape, Span::new(at, at + len), message)
             .with_primary_label("not an escape weir knows")
-            .with_help(
-                "escapes are \\n \\t \\r \\\\ \\\" \\{ \\} \\0 and \\u{HEX}; write raw\"…\" for text with backslashes",
-            ),
+            .with_help(help),
     )
 }
 
@@ -313,6 +340,18 @@ fn unterminated(text: &str, start: usize, end: usize, kind: StrKind) -> Diagnost
         StrKind::Multi | StrKind::RawMulti => diagnostic.with_help(format!("add the closing `{close}`")),
     };
     diagnostic
+}
+
+fn unclosed_hole(text: &str, start: usize) -> Diagnostic {
+    let line_end = text[start..].find('\n').map_or(text.len(), |n| start + n);
+    let end = trim_end(text.as_bytes(), start, line_end);
+    Diagnostic::new(
+        Code::UnterminatedString,
+        Span::new(start, end.max(start + 1)),
+        "this template hole `{` is never closed: the line ends first",
+    )
+    .with_primary_label("hole starts here")
+    .with_help("close the hole with `}` before the closing quote; write `\\{` for a literal brace")
 }
 
 fn too_deep(at: usize) -> Diagnostic {

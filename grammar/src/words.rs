@@ -211,6 +211,16 @@ pub(crate) fn expected(error: &Error<Rule>, level: Level) -> Expected {
             )
         });
     }
+    if phrases.contains(&"a name or a quoted key") {
+        phrases.retain(|p| *p != "a name");
+        tokens.retain(|t| t != "\"");
+    }
+    if tokens.iter().any(|t| t == ":") {
+        phrases.retain(|p| *p != "a field");
+    }
+    if tokens.iter().any(|t| t.chars().all(|c| c.is_ascii_alphabetic() || c == '-')) {
+        phrases.retain(|p| *p != "an operator");
+    }
     if phrases.contains(&"a string") {
         tokens.retain(|t| !matches!(t.as_str(), "\"" | "raw\"" | "\"\"\"" | "raw\"\"\""));
     }
@@ -343,6 +353,101 @@ const RESERVED: &[&str] = &[
     "call",
 ];
 
+/// True when `before` (the text from the statement start to the error) ends with a word
+/// that introduces a name (`step`, `approval`, `for`, …).
+pub(crate) fn introduces_name(before: &str) -> bool {
+    let last = before.split_whitespace().last().unwrap_or("");
+    ["step", "approval", "callback", "for", "const", "type", "catch", "failure"].contains(&last)
+}
+
+/// Every keyword of the grammar, reserved or contextual.
+const KEYWORDS: &[&str] = &[
+    "flow",
+    "step",
+    "callback",
+    "approval",
+    "parallel",
+    "branch",
+    "for",
+    "in",
+    "if",
+    "else",
+    "loop",
+    "repeat",
+    "break",
+    "continue",
+    "try",
+    "catch",
+    "saga",
+    "fail",
+    "return",
+    "log",
+    "sleep",
+    "wait",
+    "trigger",
+    "concurrency",
+    "const",
+    "type",
+    "true",
+    "false",
+    "none",
+    "secret",
+    "on",
+    "not",
+    "call",
+    "version",
+    "description",
+    "input",
+    "output",
+    "timeout",
+    "failure",
+    "max",
+    "per",
+    "unlimited",
+    "because",
+    "manual",
+    "schedule",
+    "webhook",
+    "tz",
+    "with",
+    "verify",
+    "hmac",
+    "scheme",
+    "until",
+    "every",
+    "code",
+    "retry",
+    "backoff",
+    "exponential",
+    "fixed",
+    "jitter",
+    "effect",
+    "unattended",
+    "undo",
+    "always",
+    "files",
+    "deciders",
+    "group",
+    "person",
+    "initiator",
+    "exclude",
+    "min",
+    "ask",
+    "default",
+    "approve",
+    "reject",
+    "attach",
+    "binds",
+    "list",
+    "res",
+];
+
+/// The longest keyword that `word` starts with but is not: pest stops inside `input` when it
+/// wanted `in`, and says nothing about what it wanted.
+pub(crate) fn keyword_prefix(word: &str) -> Option<&'static str> {
+    KEYWORDS.iter().copied().filter(|k| word.len() > k.len() && word.starts_with(k)).max_by_key(|k| k.len())
+}
+
 /// True for a reserved word.
 pub(crate) fn is_reserved(word: &str) -> bool {
     RESERVED.contains(&word)
@@ -382,11 +487,12 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         3..=4 => 1,
         _ => 2,
     };
+    let common_prefix = |c: &str| word.chars().zip(c.chars()).take_while(|(a, b)| a == b).count();
     candidates
         .iter()
         .map(|c| (edit_distance(word, c), *c))
         .filter(|(d, c)| *d <= limit && *d > 0 && !c.is_empty())
-        .min_by_key(|(d, _)| *d)
+        .min_by_key(|(d, c)| (*d, usize::MAX - common_prefix(c)))
         .map(|(_, c)| c)
 }
 

@@ -154,7 +154,8 @@ pub(super) fn type_expr(p: &mut Printer<'_>, t: &TypeExpr) {
         TypeKind::Range { base, .. } => {
             // Bounds as written (underscores kept), without inner spaces.
             let text = p.source(t.span);
-            let bounds: String = text.rsplit_once(" in").map_or(text, |(_, b)| b).split_whitespace().collect();
+            let bounds: String =
+                text.rsplit_once(" in").map_or(text, |(_, b)| b).split_whitespace().collect();
             p.write(&base.name);
             p.write(" in ");
             p.write(&bounds);

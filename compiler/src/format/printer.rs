@@ -48,6 +48,18 @@ impl<'a> Printer<'a> {
         self.source(span).contains('\n')
     }
 
+    /// Break the line and indent one level deeper for a continuation (`with { … }` written
+    /// on its own line after a long trigger).
+    pub fn continuation(&mut self) {
+        self.newline();
+        self.indent += 1;
+        for _ in 0..self.indent {
+            self.out.push_str(INDENT);
+        }
+        self.at_line_start = false;
+        self.indent -= 1;
+    }
+
     /// Append text to the current line.
     pub fn write(&mut self, s: &str) {
         if s.is_empty() {
@@ -76,11 +88,13 @@ impl<'a> Printer<'a> {
         self.blank_lines.get(i).is_some_and(|&b| b < to)
     }
 
-    /// Comments that trail the last printed thing on its source line stay on its line.
-    fn attach_trailing(&mut self) {
+    /// Comments that trail the last printed thing on its source line stay on its line (only
+    /// those before `limit`, where the next thing to print starts).
+    fn attach_trailing(&mut self, limit: u32) {
         while let Some(comment) = self.comments.get(self.next_comment) {
             if !(comment.trailing
                 && comment.span.start >= self.last_end
+                && comment.span.start < limit
                 && self.line(comment.span.start) == self.line(self.last_end.saturating_sub(1)))
             {
                 break;
@@ -120,7 +134,7 @@ impl<'a> Printer<'a> {
 
     /// Begin an item (statement, entry, field) that starts at `start` on a new line.
     pub fn begin_item(&mut self, start: u32) {
-        self.attach_trailing();
+        self.attach_trailing(start);
         self.comments_before(start);
         self.break_line(start);
     }
@@ -132,6 +146,17 @@ impl<'a> Printer<'a> {
 
     /// After writing `{` (whose source offset is `brace`): indent what follows.
     pub fn open_block(&mut self, brace: u32) {
+        // A trailing comment between the previous token and this `{` (`} # note` then
+        // `catch e {` on the next line) stays on the header line.
+        if let Some(comment) = self.comments.get(self.next_comment)
+            && comment.trailing
+            && comment.span.start < brace
+        {
+            self.next_comment += 1;
+            self.write(" ");
+            let body = self.source(comment.span);
+            self.write(body);
+        }
         self.indent += 1;
         self.fresh = true;
         self.last_end = brace + 1;
@@ -139,7 +164,7 @@ impl<'a> Printer<'a> {
 
     /// Close a block whose `}` is at source offset `close`, writing `closer`.
     pub fn close_block(&mut self, close: u32, closer: &str) {
-        self.attach_trailing();
+        self.attach_trailing(close);
         self.comments_before(close);
         self.indent -= 1;
         if !self.at_line_start {
@@ -152,7 +177,7 @@ impl<'a> Printer<'a> {
 
     /// Flush the remaining comments and end the file with one newline.
     pub fn finish(mut self) -> String {
-        self.attach_trailing();
+        self.attach_trailing(u32::MAX);
         self.comments_before(u32::MAX);
         if !self.at_line_start {
             self.newline();

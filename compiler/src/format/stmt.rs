@@ -63,7 +63,7 @@ fn statement(p: &mut Printer<'_>, stmt: &Stmt) {
                         p.write(" tz ");
                         template(p, tz);
                     }
-                    with_clause(p, with);
+                    with_clause(p, stmt.span.start, with);
                 }
                 Trigger::Webhook { path, verify, scheme, with } => {
                     p.write("webhook ");
@@ -84,7 +84,7 @@ fn statement(p: &mut Printer<'_>, stmt: &Stmt) {
                         p.write(" scheme ");
                         p.write(&scheme.name);
                     }
-                    with_clause(p, with);
+                    with_clause(p, stmt.span.start, with);
                 }
             }
         }
@@ -246,9 +246,17 @@ fn statement(p: &mut Printer<'_>, stmt: &Stmt) {
     p.end_item(stmt.span.end);
 }
 
-fn with_clause(p: &mut Printer<'_>, with: &Option<Expr>) {
+/// `with { … }`, on a continuation line when the author put it on one.
+fn with_clause(p: &mut Printer<'_>, stmt_start: u32, with: &Option<Expr>) {
     if let Some(with) = with {
-        p.write(" with ");
+        let before = p.source(weir_diagnostics::Span::new(stmt_start as usize, with.span.start as usize));
+        let keyword_line_start = before.trim_end().trim_end_matches("with").trim_end();
+        if keyword_line_start.len() < before.len() && before[keyword_line_start.len()..].contains('\n') {
+            p.continuation();
+            p.write("with ");
+        } else {
+            p.write(" with ");
+        }
         expr(p, with);
     }
 }

@@ -89,12 +89,47 @@ impl miette::Diagnostic for WithSource<'_> {
     }
 }
 
+/// Control characters in a file must not reach a terminal (a pasted `ESC[…` sequence would
+/// be interpreted): in source excerpts each becomes `?` (one byte, so spans stay valid).
+fn visible_source(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().any(is_hidden_control) {
+        std::borrow::Cow::Owned(
+            text.chars().map(|c| if c.is_ascii() && is_hidden_control(c as u8) { '?' } else { c }).collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+fn is_hidden_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && b != b'\t' && b != b'\r') || b == 0x7f
+}
+
+/// Messages quote source tokens; control characters in them are written as escapes.
+fn visible_message(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect()
+}
+
 /// Render diagnostics of one file for people.
 pub fn render_human(path: &str, text: &str, diagnostics: &[Diagnostic], options: HumanOptions) -> String {
+    let text = visible_source(text);
+    let text = text.as_ref();
+    let path = visible_message(path);
+    let path = path.as_str();
     let theme = if options.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(options.width).with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
+        let mut shown = diagnostic.clone();
+        shown.message = visible_message(&shown.message);
+        shown.help = shown.help.as_deref().map(visible_message);
+        shown.note = shown.note.as_deref().map(visible_message);
+        for label in &mut shown.labels {
+            label.message = visible_message(&label.message);
+        }
+        let diagnostic = &shown;
         let report = WithSource { diagnostic, source: Named { name: path, text } };
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&format!("{}: {}\n", diagnostic.code.short(), diagnostic.message));
