@@ -134,7 +134,7 @@ impl CallLimit {
         while state.1 > 0 && state.0 != class {
             state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
-        if state.1 == 0 && state.0 != class {
+        if state.1 == 0 {
             state.0 = class;
             pest::set_call_limit(NonZeroUsize::new((1usize << class).saturating_mul(CALLS_PER_BYTE)));
         }
