@@ -2,6 +2,7 @@
 
 mod check;
 mod explain;
+mod families;
 mod files;
 mod fmt;
 mod parse;
@@ -35,6 +36,7 @@ enum Command {
     Fmt(fmt::FmtArgs),
     Parse(parse::ParseArgs),
     Explain(explain::ExplainArgs),
+    Families(families::FamiliesArgs),
 }
 
 /// Parse the command line and run the command.
@@ -51,6 +53,7 @@ pub fn run() -> ExitCode {
         Command::Fmt(args) => fmt::run(args),
         Command::Parse(args) => parse::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Families(args) => families::run(args),
     };
     ExitCode::from(code)
 }

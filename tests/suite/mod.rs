@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpus;
+mod docs;
 mod fmt;
 mod stdlib;
 mod tidy;
