@@ -8,7 +8,7 @@ fn chunk(n: usize, out: &mut String) {
             "  step s{n} = http POST \"/items/{{input.repo}}/{n}\" {{\n    connection api\n    body {{ id: {n}, count: input.pr * 2, tags: [\"a\", \"b\"], ok: true }}\n    retry 3 on transient backoff exponential(2s, max 1m)\n    idempotency_key \"{{run.id}}-s{n}\"\n  }}\n"
         )),
         1 => out.push_str(&format!(
-            "  step s{n} = llm {{\n    connection openai\n    prompt \"Summarise item {n} of {{input.repo}} for {{input.pr}}\"\n    output {{ summary: string, risk: \"low\" | \"high\", items: list<string> }}\n  }}\n"
+            "  step s{n} = llm {{\n    connection openai\n    model \"gpt-4.1-mini\"\n    prompt \"Summarise item {n} of {{input.repo}} for {{input.pr}}\"\n    output {{ summary: string, risk: \"low\" | \"high\", items: list<string> }}\n  }}\n"
         )),
         2 => out.push_str(&format!(
             "  step s{n} = function {{\n    value {{ ok: input.pr > 3 && input.repo != \"x\", label: \"n={{input.pr * 2}}\" }}\n  }}\n"

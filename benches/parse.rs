@@ -43,6 +43,24 @@ fn parse_benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// The semantic checks alone, on an already parsed file (issue 5: parse and check reported
+/// separately; 2x the steps must cost at most 2.2x the time).
+fn check_benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("checks");
+    group.sample_size(20);
+    for steps in [10_000, 20_000] {
+        let text = generate::flow(steps);
+        let parsed = weir_grammar::parse(&text);
+        assert!(parsed.diagnostics.is_empty());
+        let found = weir_compiler::check::check(&parsed);
+        assert!(found.iter().all(|d| !d.is_error()), "{:?}", &found[..found.len().min(3)]);
+        group.bench_function(format!("{steps}-steps"), |b| {
+            b.iter(|| weir_compiler::check::check(black_box(&parsed)))
+        });
+    }
+    group.finish();
+}
+
 fn check_directory(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("weir-bench-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench dir");
@@ -72,5 +90,5 @@ fn check_directory(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, parse_benches, check_directory);
+criterion_group!(benches, parse_benches, check_benches, check_directory);
 criterion_main!(benches);

@@ -4,6 +4,8 @@
 //! Today it holds the diagnostic renderers, the formatter, the type model and the step-family
 //! table; the checks arrive with the compiler-core issues.
 
+pub mod builtins;
+pub mod check;
 pub mod families;
 pub mod format;
 pub mod render;

@@ -1,11 +1,18 @@
 //! `weir check`: parse (and, as they land, check) flows and report diagnostics.
+//!
+//! Each flow is checked against the `weir.toml` found from its directory upwards (or an
+//! empty config when there is none). Every distinct weir.toml is read and validated once;
+//! its own diagnostics are reported once, under its path, just before the first flow that
+//! uses it, and its `[checks]` levels apply to the flows' diagnostics.
 
 use super::files::{discover, display, parallel_map};
 use super::{EXIT_FAILURE, EXIT_OK, usage_error};
 use clap::{Args, ValueEnum};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use weir_compiler::render::{FileReport, HumanOptions, json_report, render_human};
+use weir_config::Config;
 use weir_diagnostics::{Diagnostic, Severity};
 
 /// Output formats of `weir check`.
@@ -50,15 +57,71 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Read and check one file.
-pub fn check_file(path: &std::path::Path) -> Result<Checked, String> {
+/// Read and check one file against its project's config (whose `[checks]` levels apply).
+pub fn check_file(path: &Path, config: &Config) -> Result<Checked, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let parsed = weir_grammar::parse_bytes(&bytes);
-    Ok(Checked {
-        path: display(path),
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-        diagnostics: parsed.diagnostics,
-    })
+    let (_, diagnostics) = weir_compiler::check::diagnose(&bytes);
+    let diagnostics = config.checks.apply(diagnostics);
+    Ok(Checked { path: display(path), text: String::from_utf8_lossy(&bytes).into_owned(), diagnostics })
+}
+
+/// One weir.toml, read and validated.
+pub struct LoadedConfig {
+    /// The file, reported like a flow: its path, its text with any credential in it masked
+    /// (never the original), and its diagnostics.
+    pub report: Checked,
+    /// What it says.
+    pub config: Config,
+}
+
+/// Finds the weir.toml of each flow (from the flow's directory upwards, up to the
+/// filesystem root) and reads each distinct one once.
+#[derive(Default)]
+pub struct ConfigFinder {
+    /// Every weir.toml read so far, in the order first needed.
+    pub configs: Vec<LoadedConfig>,
+    by_dir: HashMap<PathBuf, Option<usize>>,
+}
+
+impl ConfigFinder {
+    /// The index in `configs` of the weir.toml that applies to `flow`, if there is one.
+    pub fn find(&mut self, flow: &Path) -> Result<Option<usize>, String> {
+        let absolute = std::fs::canonicalize(flow)
+            .or_else(|_| std::path::absolute(flow))
+            .map_err(|e| format!("cannot resolve `{}`: {e}", flow.display()))?;
+        let mut visited = Vec::new();
+        let mut found = None;
+        for dir in absolute.ancestors().skip(1) {
+            if let Some(known) = self.by_dir.get(dir) {
+                found = *known;
+                break;
+            }
+            visited.push(dir.to_path_buf());
+            let candidate = dir.join(weir_config::FILE_NAME);
+            if candidate.is_file() {
+                found = Some(self.load(&candidate, flow.is_relative())?);
+                break;
+            }
+        }
+        for dir in visited {
+            self.by_dir.insert(dir, found);
+        }
+        Ok(found)
+    }
+
+    fn load(&mut self, path: &Path, relative: bool) -> Result<usize, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let (config, diagnostics) = weir_config::parse_bytes(&bytes);
+        let text = weir_config::redact(&String::from_utf8_lossy(&bytes), &diagnostics);
+        let cwd = std::env::current_dir().ok().and_then(|d| std::fs::canonicalize(d).ok());
+        let shown = match cwd.as_deref().and_then(|cwd| path.strip_prefix(cwd).ok()) {
+            Some(inside) if relative => inside,
+            _ => path,
+        };
+        self.configs
+            .push(LoadedConfig { report: Checked { path: display(shown), text, diagnostics }, config });
+        Ok(self.configs.len() - 1)
+    }
 }
 
 pub fn run(args: CheckArgs) -> u8 {
@@ -67,9 +130,25 @@ pub fn run(args: CheckArgs) -> u8 {
         Ok(files) => files,
         Err(message) => return usage_error(&message),
     };
-    let results = parallel_map(&files, |path| check_file(path));
-    let mut checked = Vec::with_capacity(results.len());
-    for result in results {
+    let mut finder = ConfigFinder::default();
+    let mut jobs = Vec::with_capacity(files.len());
+    for file in files {
+        match finder.find(&file) {
+            Ok(config) => jobs.push((file, config)),
+            Err(message) => return usage_error(&message),
+        }
+    }
+    let empty = Config::empty();
+    let results = parallel_map(&jobs, |(path, config)| {
+        check_file(path, config.map_or(&empty, |i| &finder.configs[i].config))
+    });
+    let mut configs: Vec<Option<Checked>> = finder.configs.into_iter().map(|c| Some(c.report)).collect();
+    let mut checked = Vec::with_capacity(results.len() + configs.len());
+    for ((_, config), result) in jobs.iter().zip(results) {
+        // A weir.toml is reported once, just before the first flow that uses it.
+        if let Some(report) = config.and_then(|i| configs.get_mut(i)).and_then(Option::take) {
+            checked.push(report);
+        }
         match result {
             Ok(file) => checked.push(file),
             Err(message) => return usage_error(&message),

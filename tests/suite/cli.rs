@@ -8,7 +8,7 @@ fn weir() -> Command {
     Command::cargo_bin("weir").expect("the weir binary is built")
 }
 
-const CLEAN: &str = "flow wibble {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  step a = function { value 1 + 2 }\n}\n";
+const CLEAN: &str = "flow wibble {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  step a = function { value 1 + 2 }\n  output { a: a.value }\n}\n";
 const BROKEN: &str = "flow wibble {\n  version \"1.0.0\"\n  stpe a = sleep 1s\n}\n";
 const UGLY: &str = "flow wibble {\nversion    \"1.0.0\"\n\n\n  step a = function {   value 1+2 }\n}";
 const WARNING: &str = "# allow(no-such-code): because\nflow wibble {\n  version \"1.0.0\"\n}\n";
@@ -145,4 +145,67 @@ fn explain_by_code_and_name() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("did you mean"));
+}
+
+#[test]
+fn check_finds_weir_toml_upwards_and_reports_it_once() {
+    let config = "[connections.wibble]\ntype = \"htp\"\nbase_url = \"https://wibble.example.com\"\n";
+    let dir = dir_with(&[("weir.toml", config), ("flows/a.flow", CLEAN), ("flows/nested/b.flow", CLEAN)]);
+    let output = weir().arg("check").arg(dir.path()).assert().code(1).get_output().stdout.clone();
+    let text = String::from_utf8(output).expect("utf8");
+    assert_eq!(text.matches("E0105[invalid-connection-type]").count(), 1, "{text}");
+    assert!(text.contains("weir.toml:2:8"), "reported under the TOML's path: {text}");
+    assert!(text.contains("did you mean `http`?"), "{text}");
+    assert!(text.contains("3 files, 1 error, 0 warnings"), "{text}");
+    let output = weir()
+        .args(["check", "--format", "json"])
+        .arg(dir.path().join("flows/nested/b.flow"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&output).expect("json");
+    assert_eq!(json["errors"], 1);
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["name"], "invalid-connection-type");
+    assert!(d["file"].as_str().expect("file").ends_with("weir.toml"), "{d}");
+    assert_eq!(d["span"]["line_start"], 2);
+}
+
+#[test]
+fn weir_toml_checks_set_the_level_of_flow_diagnostics() {
+    let off = dir_with(&[("weir.toml", "[checks]\ninvalid-suppression = \"off\"\n"), ("a.flow", WARNING)]);
+    weir()
+        .args(["check", "--deny", "warnings"])
+        .arg(off.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 files, 0 errors, 0 warnings"));
+    let raised = dir_with(&[("weir.toml", "[checks]\nW0001 = \"error\"\n"), ("a.flow", WARNING)]);
+    weir()
+        .arg("check")
+        .arg(raised.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("1 error, 0 warnings"));
+}
+
+#[test]
+fn a_credential_in_weir_toml_is_never_printed() {
+    let token = "ghp_wibblewobblewibblewobblewibblewobble12";
+    let config = format!(
+        "[connections.wibble]\ntype = \"http\"\nbase_url = \"https://wibble.example.com\"\nauth = \"{token}\"\n"
+    );
+    let dir = dir_with(&[("weir.toml", &config), ("a.flow", CLEAN)]);
+    for format in ["human", "json"] {
+        let output =
+            weir().args(["check", "--format", format]).arg(dir.path()).assert().code(1).get_output().clone();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("credential-in-config"), "{text}");
+        assert!(
+            !text.contains(&token[4..]) && !String::from_utf8_lossy(&output.stderr).contains(&token[4..]),
+            "{text}"
+        );
+    }
 }

@@ -3,6 +3,11 @@
 //! `# error: <name>` (or `# warning: <name>`) comments must produce exactly those diagnostics
 //! on exactly those lines; a case without them must produce at least one diagnostic of its
 //! directory's code.
+//!
+//! A directory `tests/ui/<code-name>/<case>/` holding a `weir.toml` (and optionally a
+//! `main.flow` checked with that config's `[checks]` levels) is a config case, rendered into
+//! `<case>/weir.golden`; the same inline expectations work in TOML comments, and a case with
+//! a `# fine: why` line must produce no diagnostic at all (a near miss).
 
 use super::{bless, flows_under, root};
 use weir_compiler::render::{HumanOptions, render_human};
@@ -32,7 +37,9 @@ fn golden(source: &str, rendered: &str) -> String {
 #[test]
 fn ui_goldens() {
     let dir = root().join("tests/ui");
-    let cases = flows_under(&dir);
+    // A flow inside a weir.toml case belongs to that case (`ui_goldens_for_weir_toml`).
+    let cases: Vec<_> =
+        flows_under(&dir).into_iter().filter(|c| !c.with_file_name("weir.toml").is_file()).collect();
     assert!(cases.len() >= 30, "expected at least 30 UI cases, found {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
@@ -40,11 +47,10 @@ fn ui_goldens() {
         let relative = case.strip_prefix(&dir).unwrap_or(case).display().to_string();
         let bytes = std::fs::read(case).expect("read case");
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let parsed = weir_grammar::parse_bytes(&bytes);
-        let rendered = render_human(&relative, &text, &parsed.diagnostics, HumanOptions::default());
+        let (_, diagnostics) = weir_compiler::check::diagnose(&bytes);
+        let rendered = render_human(&relative, &text, &diagnostics, HumanOptions::default());
         let index = LineIndex::new(&text);
-        let mut actual: Vec<(u32, String)> = parsed
-            .diagnostics
+        let mut actual: Vec<(u32, String)> = diagnostics
             .iter()
             .map(|d| (index.line_col(&text, d.span().start).line, d.code.name().to_string()))
             .collect();
@@ -57,7 +63,7 @@ fn ui_goldens() {
         } else if expected != actual {
             failures.push(format!("{relative}: expected {expected:?}, got {actual:?}"));
         }
-        for d in &parsed.diagnostics {
+        for d in &diagnostics {
             let words = std::iter::once(d.message.as_str())
                 .chain(d.labels.iter().map(|l| l.message.as_str()))
                 .chain(d.help.as_deref())
@@ -72,6 +78,102 @@ fn ui_goldens() {
         }
         let golden_path = case.with_extension("golden");
         let want = golden(&text, &rendered);
+        if bless() {
+            std::fs::write(&golden_path, &want).expect("write golden");
+        } else {
+            match std::fs::read_to_string(&golden_path) {
+                Ok(have) if have == want => {}
+                Ok(_) => {
+                    failures.push(format!("{relative}: rendering differs from {}", golden_path.display()))
+                }
+                Err(_) => failures.push(format!("{relative}: no golden (run with WEIR_BLESS=1)")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} UI failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Every directory under `dir` that holds a `weir.toml`, sorted.
+pub fn config_cases(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("weir.toml").is_file() {
+            out.push(dir.clone());
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        stack.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    out.sort();
+    out
+}
+
+/// One file of a config case: its golden section and how its diagnostics compare with its
+/// inline expectations.
+fn config_case_file(
+    relative: &str,
+    text: &str,
+    diagnostics: &[weir_diagnostics::Diagnostic],
+    failures: &mut Vec<String>,
+) -> (String, Vec<(u32, String)>) {
+    let rendered = render_human(relative, text, diagnostics, HumanOptions::default());
+    let index = LineIndex::new(text);
+    let mut actual: Vec<(u32, String)> = diagnostics
+        .iter()
+        .map(|d| (index.line_col(text, d.span().start).line, d.code.name().to_string()))
+        .collect();
+    actual.sort();
+    let expected = expectations(text);
+    if !expected.is_empty() && expected != actual {
+        failures.push(format!("{relative}: expected {expected:?}, got {actual:?}"));
+    }
+    (rendered, actual)
+}
+
+#[test]
+fn ui_goldens_for_weir_toml() {
+    let dir = root().join("tests/ui");
+    let cases = config_cases(&dir);
+    assert!(cases.len() >= 16, "expected a weir.toml case per config code, found {}", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let code_dir = case.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("");
+        let relative = case.strip_prefix(&dir).unwrap_or(case).display().to_string();
+        let bytes = std::fs::read(case.join("weir.toml")).expect("read weir.toml");
+        let source = String::from_utf8_lossy(&bytes).into_owned();
+        let (config, diagnostics) = weir_config::parse_bytes(&bytes);
+        // Rendered from the redacted text, as `weir check` does: no credential is printed.
+        let redacted = weir_config::redact(&source, &diagnostics);
+        let toml_path = format!("{relative}/weir.toml");
+        let (rendered, mut all) = config_case_file(&toml_path, &redacted, &diagnostics, &mut failures);
+        let mut want = golden(&source, &rendered);
+        let mut texts = source.clone();
+        if let Ok(flow_bytes) = std::fs::read(case.join("main.flow")) {
+            let flow = String::from_utf8_lossy(&flow_bytes).into_owned();
+            let (_, flow_diagnostics) = weir_compiler::check::diagnose(&flow_bytes);
+            let flow_diagnostics = config.checks.apply(flow_diagnostics);
+            let flow_path = format!("{relative}/main.flow");
+            let (rendered, actual) = config_case_file(&flow_path, &flow, &flow_diagnostics, &mut failures);
+            want.push_str(&format!("----- SOURCE main.flow\n{flow}----- DIAGNOSTICS main.flow\n{rendered}"));
+            all.extend(actual);
+            texts.push_str(&flow);
+        }
+        if texts.lines().any(|l| l.trim_start().starts_with("# fine:")) {
+            if !all.is_empty() {
+                failures.push(format!("{relative}: a `# fine:` case must give no diagnostic; got {all:?}"));
+            }
+        } else if expectations(&texts).is_empty() && !all.iter().any(|(_, name)| name == code_dir) {
+            failures.push(format!("{relative}: no `{code_dir}` diagnostic; got {all:?}"));
+        }
+        for d in &diagnostics {
+            if d.code == weir_diagnostics::Code::CredentialInConfig {
+                let shown = &source[d.span().range()];
+                if shown.len() > 8 && rendered.contains(shown) {
+                    failures.push(format!("{relative}: a credential is printed"));
+                }
+            }
+        }
+        let golden_path = case.join("weir.golden");
         if bless() {
             std::fs::write(&golden_path, &want).expect("write golden");
         } else {

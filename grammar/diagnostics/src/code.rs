@@ -64,8 +64,66 @@ codes! {
         "A file contains a NUL byte or another control character outside strings.";
     NumberOutOfRange = "E0012", "number-out-of-range", Error,
         "A number or duration literal is too large to represent.";
+    UnknownName = "E0201", "unknown-name", Error,
+        "A name refers to no step, approval, callback, const, loop variable or builtin.";
+    DuplicateName = "E0202", "duplicate-name", Error,
+        "Two steps, approvals, callbacks, consts, types or inputs share a name.";
+    UsedBeforeDefined = "E0203", "used-before-defined", Error,
+        "A step, approval or callback is used before the statement that defines it.";
+    UnknownStepFamily = "E0204", "unknown-step-family", Error,
+        "A step names a family that does not exist.";
+    UnknownConfigField = "E0205", "unknown-config-field", Error,
+        "A step, approval or callback config has a key its kind does not take.";
+    MissingStepField = "E0206", "missing-step-field", Error,
+        "A step's config lacks a field its family requires.";
+    InvalidMethod = "E0207", "invalid-method", Error,
+        "A step's method (or its target string) does not fit its family.";
+    UnknownType = "E0208", "unknown-type", Error,
+        "A type name is neither a built-in type nor a declared `type` alias.";
+    UnknownFunction = "E0209", "unknown-function", Error,
+        "A call names a function that is not a builtin.";
+    WrongArgumentCount = "E0210", "wrong-argument-count", Error,
+        "A builtin is called with too few or too many arguments.";
+    UnknownInput = "E0211", "unknown-input", Error,
+        "`input.NAME` names no field of the flow's `input`.";
+    UnusedInput = "W0201", "unused-input", Warning,
+        "An input is declared but never read.";
+    UnusedStep = "W0202", "unused-step", Warning,
+        "A step whose only purpose is its value (function, kv get, a read) is never used.";
     InvalidSuppression = "W0001", "invalid-suppression", Warning,
         "An `# allow(name): reason` comment names no known code or gives no reason.";
+    ConfigSyntaxError = "E0101", "config-syntax-error", Error,
+        "weir.toml is not valid TOML.";
+    UnknownConfigKey = "E0102", "unknown-config-key", Error,
+        "weir.toml has a key or table that weir does not know.";
+    InvalidConfigValue = "E0103", "invalid-config-value", Error,
+        "A value in weir.toml has the wrong type or is out of range.";
+    MissingConfigField = "E0104", "missing-config-field", Error,
+        "A table in weir.toml lacks a key it needs.";
+    InvalidConnectionType = "E0105", "invalid-connection-type", Error,
+        "A connection's `type` is not one weir has an executor for.";
+    FieldNotForConnectionType = "E0106", "field-not-for-connection-type", Error,
+        "A connection sets a key that its type does not use.";
+    InvalidSecretReference = "E0107", "invalid-secret-reference", Error,
+        "A secret reference is not `env:NAME`, `file:PATH` or `secret:NAME`.";
+    UnknownSecret = "E0108", "unknown-secret", Error,
+        "A `secret:NAME` reference names no entry of `[secrets]`.";
+    CredentialInConfig = "E0109", "credential-in-config", Error,
+        "weir.toml contains what looks like a credential value instead of a reference.";
+    UnknownGroupMember = "E0110", "unknown-group-member", Error,
+        "A group lists a member who is not in `[people]`.";
+    InvalidRateLimit = "E0111", "invalid-rate-limit", Error,
+        "A `rate_limit` is not of the form `N/s`, `N/m` or `N/h`.";
+    UnknownCheckCode = "E0112", "unknown-check-code", Error,
+        "`[checks]` names a diagnostic code that does not exist.";
+    InvalidCheckLevel = "E0113", "invalid-check-level", Error,
+        "`[checks]` gives a code a level other than error, warning or off, or lowers an error.";
+    InvalidConfigName = "E0114", "invalid-config-name", Error,
+        "A connection, secret, person or group name cannot be written in a flow.";
+    InsecureConnectionUrl = "W0101", "insecure-connection-url", Warning,
+        "A connection sends traffic unencrypted (`http://`) to a public address.";
+    EmptyGroup = "W0102", "empty-group", Warning,
+        "A group has no members, so an approval it decides can never be approved.";
 }
 
 /// Where every code's documentation page lives.

@@ -1,0 +1,36 @@
+//! The semantic checks of a parsed flow. Pure: a tree in, diagnostics out.
+//!
+//! Today: name resolution (unknown names with "did you mean", duplicates, use before
+//! definition, unknown inputs, unused inputs and value-only steps), the step-family schema
+//! (unknown families, methods, config fields, missing required fields), type names and
+//! builtin calls. Types, effects and the typed DAG build on this walk.
+
+mod names;
+
+use weir_diagnostics::Diagnostic;
+use weir_grammar::Parsed;
+use weir_grammar::ast::Item;
+
+/// Check every flow of a parsed file. Files with syntax errors are not checked: names
+/// declared in the broken statements are unknown, so every later diagnostic could be noise.
+pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
+    if parsed.has_errors() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for item in &parsed.file.items {
+        if let Item::Flow(flow) = item {
+            out.extend(names::check_flow(flow));
+        }
+    }
+    out
+}
+
+/// Parse bytes and check them: every diagnostic of a file, in source order.
+pub fn diagnose(bytes: &[u8]) -> (Parsed, Vec<Diagnostic>) {
+    let parsed = weir_grammar::parse_bytes(bytes);
+    let mut diagnostics = parsed.diagnostics.clone();
+    diagnostics.extend(check(&parsed));
+    diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
+    (parsed, diagnostics)
+}

@@ -1,0 +1,903 @@
+//! Name resolution and the step-family schema, in one walk over a flow.
+
+use crate::builtins;
+use crate::families::{self, FieldKind};
+use crate::types::Type;
+use std::collections::{HashMap, HashSet};
+use weir_diagnostics::{Code, Diagnostic, Span};
+use weir_grammar::ast::*;
+use weir_grammar::closest;
+
+/// Fields of `run`.
+const RUN_FIELDS: &[&str] = &["id", "flow", "version", "started_at", "initiator", "trigger", "attempt"];
+
+/// Plain keys an approval takes (besides its special clauses).
+const APPROVAL_KEYS: &[&str] = &["summary", "timeout", "description"];
+
+/// Plain keys a callback takes.
+const CALLBACK_KEYS: &[&str] = &["timeout"];
+
+/// Plain keys of an `ask CONNECTION { … }` message.
+const ASK_KEYS: &[&str] = &["channel", "to", "subject", "text"];
+
+/// What a flow-level name denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DeclKind {
+    Step { value_only: bool },
+    Approval,
+    Callback,
+    Const,
+}
+
+impl DeclKind {
+    fn noun(self) -> &'static str {
+        match self {
+            DeclKind::Step { .. } => "step",
+            DeclKind::Approval => "approval",
+            DeclKind::Callback => "callback",
+            DeclKind::Const => "const",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Decl {
+    kind: DeclKind,
+    span: Span,
+    /// Position of the declaring statement: uses before it are too early.
+    order: u32,
+}
+
+struct Names<'a> {
+    diagnostics: Vec<Diagnostic>,
+    decls: HashMap<&'a str, Decl>,
+    inputs: Vec<(&'a str, Span)>,
+    aliases: HashMap<&'a str, Span>,
+    used: HashSet<&'a str>,
+    used_inputs: HashSet<&'a str>,
+    /// Names bound by enclosing `for`, `catch`, `on failure`.
+    locals: Vec<&'a str>,
+    /// Inside a webhook trigger's `with`: `payload` is bound.
+    payload: bool,
+    /// Inside `repeat … until COND`: names defined in this body may be read (the condition
+    /// is checked after each iteration).
+    until_body: Option<Span>,
+    /// Inside `prev(…)`: the previous iteration's value, so order does not matter.
+    in_prev: bool,
+}
+
+/// Check one flow.
+pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
+    let mut names = Names {
+        diagnostics: Vec::new(),
+        decls: HashMap::new(),
+        inputs: Vec::new(),
+        aliases: HashMap::new(),
+        used: HashSet::new(),
+        used_inputs: HashSet::new(),
+        locals: Vec::new(),
+        payload: false,
+        until_body: None,
+        in_prev: false,
+    };
+    names.declare_all(&flow.body);
+    for stmt in &flow.body {
+        names.stmt(stmt);
+    }
+    names.report_unused();
+    names.diagnostics
+}
+
+impl<'a> Names<'a> {
+    // ------------------------------------------------------------ declarations
+
+    fn declare(&mut self, name: &'a Ident, kind: DeclKind, order: u32) {
+        if let Some(previous) = self.decls.get(name.name.as_str()) {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    name.span,
+                    format!("`{}` is already the name of a {}", name.name, previous.kind.noun()),
+                )
+                .with_primary_label(format!("second {} named `{}`", kind.noun(), name.name))
+                .with_label(previous.span, "first defined here")
+                .with_help("a step's name denotes its output, so names are unique in a flow: rename one"),
+            );
+            return;
+        }
+        self.decls.insert(&name.name, Decl { kind, span: name.span, order });
+    }
+
+    /// Every name defined anywhere in the flow, so a use can tell "later" from "nowhere".
+    fn declare_all(&mut self, stmts: &'a [Stmt]) {
+        for stmt in stmts {
+            let order = stmt.span.start;
+            match &stmt.kind {
+                StmtKind::Step(step) => {
+                    self.declare(&step.name, DeclKind::Step { value_only: is_value_only(step) }, order);
+                    if let Some(config) = &step.config {
+                        self.declare_in_config(config);
+                    }
+                }
+                StmtKind::Approval { name, config } => {
+                    self.declare(name, DeclKind::Approval, order);
+                    self.declare_in_config(config);
+                }
+                StmtKind::Callback { name, .. } => self.declare(name, DeclKind::Callback, order),
+                StmtKind::Const { name, .. } => self.declare(name, DeclKind::Const, order),
+                StmtKind::TypeAlias { name, .. } => {
+                    if let Some(first) = self.aliases.get(name.name.as_str()) {
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                name.span,
+                                format!("type `{}` is declared twice", name.name),
+                            )
+                            .with_primary_label("second declaration")
+                            .with_label(*first, "first declared here")
+                            .with_help("rename or remove one of them"),
+                        );
+                    } else {
+                        self.aliases.insert(&name.name, name.span);
+                    }
+                }
+                StmtKind::Input { fields } => {
+                    for field in &fields.fields {
+                        if let Some((_, first)) = self.inputs.iter().find(|(n, _)| *n == field.key.name) {
+                            self.diagnostics.push(
+                                Diagnostic::new(
+                                    Code::DuplicateName,
+                                    field.key.span,
+                                    format!("input `{}` is declared twice", field.key.name),
+                                )
+                                .with_primary_label("second declaration")
+                                .with_label(*first, "first declared here")
+                                .with_help("rename or remove one of them"),
+                            );
+                        } else {
+                            self.inputs.push((&field.key.name, field.key.span));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            for block in child_blocks(&stmt.kind) {
+                self.declare_all(&block.stmts);
+            }
+        }
+    }
+
+    fn declare_in_config(&mut self, config: &'a Config) {
+        for entry in &config.entries {
+            match &entry.kind {
+                EntryKind::Undo { body, .. } | EntryKind::OnReject { body } => self.declare_all(&body.stmts),
+                _ => {}
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ statements
+
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match &stmt.kind {
+            StmtKind::Version { value } | StmtKind::Description { value } => self.template(value),
+            StmtKind::Concurrency(Concurrency::Max { max, per, .. }) => {
+                self.expr(max);
+                if let Some(per) = per {
+                    self.expr(per);
+                }
+            }
+            StmtKind::Concurrency(Concurrency::Unlimited { because }) => self.template(because),
+            StmtKind::Trigger(trigger) => self.trigger(trigger),
+            StmtKind::Input { fields } => self.type_record(fields),
+            StmtKind::Output { value } | StmtKind::Timeout { value } | StmtKind::Log { value } => {
+                self.expr(value)
+            }
+            StmtKind::TypeAlias { ty, .. } => self.type_expr(ty),
+            StmtKind::Const { value, .. } => self.expr(value),
+            StmtKind::OnFailure { var, body } => self.scoped(var.as_ref(), body),
+            StmtKind::Step(step) => self.step(step),
+            StmtKind::Callback { config, .. } => self.plain_config(config, CALLBACK_KEYS, "a callback"),
+            StmtKind::Approval { config, .. } => self.plain_config(config, APPROVAL_KEYS, "an approval"),
+            StmtKind::Parallel { body } | StmtKind::Branch { body } | StmtKind::Saga { body } => {
+                self.block(body)
+            }
+            StmtKind::For { var, iter, parallel, body } => {
+                self.expr(iter);
+                if let Some(n) = parallel {
+                    self.expr(n);
+                }
+                self.scoped(Some(var), body);
+            }
+            StmtKind::If { arms, else_body } => {
+                for arm in arms {
+                    self.expr(&arm.cond);
+                    self.block(&arm.body);
+                }
+                if let Some(body) = else_body {
+                    self.block(body);
+                }
+            }
+            StmtKind::Loop { max, body } => {
+                if let Some(max) = max {
+                    self.expr(max);
+                }
+                self.block(body);
+            }
+            StmtKind::Repeat { every, until, max, body } => {
+                self.expr(every);
+                if let Some(max) = max {
+                    self.expr(max);
+                }
+                self.block(body);
+                // The condition is checked after the body, so it may read the body's steps.
+                let outer = self.until_body.replace(body.span);
+                self.expr(until);
+                self.until_body = outer;
+            }
+            StmtKind::Try { body, var, catch } => {
+                self.block(body);
+                self.scoped(var.as_ref(), catch);
+            }
+            StmtKind::Fail { message, code } => {
+                self.expr(message);
+                if let Some(code) = code {
+                    self.expr(code);
+                }
+            }
+            StmtKind::Return { value } => {
+                if let Some(value) = value {
+                    self.expr(value);
+                }
+            }
+            StmtKind::Sleep { duration } => self.expr(duration),
+            StmtKind::Wait { target } => self.wait_target(target, stmt.span),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Error(_) => {}
+        }
+    }
+
+    fn block(&mut self, block: &'a Block) {
+        for stmt in &block.stmts {
+            self.stmt(stmt);
+        }
+    }
+
+    fn scoped(&mut self, var: Option<&'a Ident>, block: &'a Block) {
+        let pushed = var.is_some();
+        if let Some(var) = var {
+            self.locals.push(&var.name);
+        }
+        self.block(block);
+        if pushed {
+            self.locals.pop();
+        }
+    }
+
+    fn trigger(&mut self, trigger: &'a Trigger) {
+        match trigger {
+            Trigger::Manual => {}
+            Trigger::Schedule { cron, tz, with } => {
+                self.template(cron);
+                if let Some(tz) = tz {
+                    self.template(tz);
+                }
+                if let Some(with) = with {
+                    self.expr(with);
+                }
+            }
+            Trigger::Webhook { path, verify, with, .. } => {
+                self.template(path);
+                match verify {
+                    Some(Verify::Hmac { key, .. }) => self.expr(key),
+                    Some(Verify::None { because, .. }) => self.template(because),
+                    None => {}
+                }
+                if let Some(with) = with {
+                    self.payload = true;
+                    self.expr(with);
+                    self.payload = false;
+                }
+            }
+        }
+    }
+
+    fn wait_target(&mut self, target: &'a WaitTarget, at: Span) {
+        match target {
+            WaitTarget::Callback { name } => match self.decls.get(name.name.as_str()).copied() {
+                Some(decl) if decl.kind == DeclKind::Callback => {
+                    self.used.insert(&name.name);
+                    if decl.order > at.start {
+                        self.too_early(&name.name, name.span, decl);
+                    }
+                }
+                Some(decl) => self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UnknownName,
+                        name.span,
+                        format!("`{}` is a {}, not a callback", name.name, decl.kind.noun()),
+                    )
+                    .with_primary_label("`wait NAME` waits for a callback")
+                    .with_label(decl.span, format!("`{}` is defined here", name.name))
+                    .with_help("declare a `callback` and wait for it, or use `wait for D` / `wait until T`"),
+                ),
+                None => {
+                    let callbacks: Vec<&str> = self
+                        .decls
+                        .iter()
+                        .filter(|(_, d)| d.kind == DeclKind::Callback)
+                        .map(|(n, _)| *n)
+                        .collect();
+                    let mut diagnostic = Diagnostic::new(
+                        Code::UnknownName,
+                        name.span,
+                        format!("no callback is named `{}`", name.name),
+                    )
+                    .with_primary_label("unknown callback");
+                    diagnostic = match closest(&name.name, &callbacks) {
+                        Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                        None => diagnostic
+                            .with_help("declare it first: `callback NAME { output { … } timeout 1h }`"),
+                    };
+                    self.diagnostics.push(diagnostic);
+                }
+            },
+            WaitTarget::For { duration } => self.expr(duration),
+            WaitTarget::Until { time } => self.expr(time),
+        }
+    }
+
+    // ------------------------------------------------------------ steps and configs
+
+    fn step(&mut self, step: &'a Step) {
+        let config_entries: &[ConfigEntry] = step.config.as_ref().map_or(&[], |c| &c.entries);
+        match &step.call {
+            StepCall::Sleep { duration, .. } => self.expr(duration),
+            StepCall::Wait { target, span } => self.wait_target(target, *span),
+            StepCall::Call { .. } => {}
+            StepCall::Family { family, method, target, span } => {
+                if let Some(target) = target {
+                    self.template(target);
+                }
+                match families::family(&family.name) {
+                    Some(schema) => {
+                        self.family_shape(schema, family, method.as_ref(), target.as_ref(), *span, step)
+                    }
+                    None => {
+                        let names: Vec<&str> = families::FAMILIES.iter().map(|f| f.name).collect();
+                        let mut diagnostic = Diagnostic::new(
+                            Code::UnknownStepFamily,
+                            family.span,
+                            format!("`{}` is not a step family", family.name),
+                        )
+                        .with_primary_label("unknown family");
+                        diagnostic = match closest(&family.name, &names) {
+                            Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
+                            None => diagnostic.with_help(format!("the families are {}", backticked(&names))),
+                        };
+                        self.diagnostics.push(diagnostic);
+                    }
+                }
+            }
+        }
+        let schema = match &step.call {
+            StepCall::Family { family, .. } => families::family(&family.name),
+            StepCall::Call { .. } => families::family("call"),
+            StepCall::Sleep { .. } => families::family("sleep"),
+            StepCall::Wait { .. } => families::family("wait"),
+        };
+        for entry in config_entries {
+            match &entry.kind {
+                EntryKind::Plain { key, value } => {
+                    let field = schema.and_then(|s| s.field(&key.name));
+                    if let Some(schema) = schema
+                        && field.is_none()
+                    {
+                        let mut keys: Vec<&str> = schema.fields.iter().map(|f| f.name).collect();
+                        keys.extend(families::COMMON_FIELDS.iter().map(|f| f.name));
+                        self.unknown_key(
+                            key,
+                            &keys,
+                            &format!("{} `{}` step", article(schema.name), schema.name),
+                        );
+                    }
+                    let is_connection =
+                        field.map_or(key.name == "connection", |f| f.kind == FieldKind::Connection);
+                    if is_connection && matches!(value.kind, ExprKind::Name { .. }) {
+                        // A connection name, resolved against weir.toml, not a value.
+                        continue;
+                    }
+                    self.expr(value);
+                }
+                other => self.common_entry(other),
+            }
+        }
+        if let Some(schema) = schema {
+            for required in schema.fields.iter().filter(|f| f.required) {
+                let present = config_entries.iter().any(|e| entry_key(&e.kind) == Some(required.name));
+                if !present {
+                    let at = step.config.as_ref().map_or(step.name.span, |c| {
+                        Span::new(c.span.start as usize, c.span.start as usize + 1)
+                    });
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::MissingStepField,
+                            at,
+                            format!(
+                                "{} `{}` step needs `{}`",
+                                article(schema.name),
+                                schema.name,
+                                required.name
+                            ),
+                        )
+                        .with_primary_label(format!("`{}` is missing here", required.name))
+                        .with_label(step.name.span, format!("in step `{}`", step.name.name))
+                        .with_help(format!("add `{} …` ({})", required.name, required.doc)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Method and target of a family step.
+    fn family_shape(
+        &mut self,
+        schema: &families::FamilySchema,
+        family: &Ident,
+        method: Option<&Ident>,
+        target: Option<&Template>,
+        span: Span,
+        step: &Step,
+    ) {
+        let methods: Vec<&str> = schema.methods.iter().map(|m| m.name).collect();
+        match method {
+            Some(m) if methods.is_empty() => self.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidMethod,
+                    m.span,
+                    format!("{} `{}` step takes no method", article(schema.name), schema.name),
+                )
+                .with_primary_label("not expected here")
+                .with_help(format!("remove `{}`", m.name)),
+            ),
+            Some(m) if !methods.contains(&m.name.as_str()) => self.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidMethod,
+                    m.span,
+                    format!("`{}` is not a method of `{}`", m.name, schema.name),
+                )
+                .with_primary_label("unknown method")
+                .with_help(format!("`{}` takes {}", schema.name, backticked(&methods))),
+            ),
+            None if !methods.is_empty() => self.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidMethod,
+                    family.span,
+                    format!("{} `{}` step needs a method", article(schema.name), schema.name),
+                )
+                .with_primary_label("method missing after this")
+                .with_help(format!(
+                    "write one of {}: `{} {} …`",
+                    backticked(&methods),
+                    schema.name,
+                    methods[0]
+                )),
+            ),
+            _ => {}
+        }
+        match (schema.target, target) {
+            (Some(what), None) => self.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidMethod,
+                    span,
+                    format!("{} `{}` step needs a target string: {what}", article(schema.name), schema.name),
+                )
+                .with_primary_label("target missing")
+                .with_label(step.name.span, format!("in step `{}`", step.name.name))
+                .with_help(format!(
+                    "write it after the method, e.g. `{} {} \"…\"`",
+                    schema.name,
+                    methods.first().unwrap_or(&"")
+                )),
+            ),
+            (None, Some(t)) => self.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidMethod,
+                    t.span,
+                    format!("{} `{}` step takes no target string", article(schema.name), schema.name),
+                )
+                .with_primary_label("not expected here")
+                .with_help("put what it means in the step's config block"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn common_entry(&mut self, entry: &'a EntryKind) {
+        match entry {
+            EntryKind::Plain { value, .. } => self.expr(value),
+            EntryKind::List { values, .. } => values.iter().for_each(|v| self.expr(v)),
+            EntryKind::Output { ty } => self.type_expr(ty),
+            EntryKind::Input { fields } | EntryKind::Files { fields } => self.type_record(fields),
+            EntryKind::Retry(retry) => {
+                self.expr(&retry.count);
+                if let Some(backoff) = &retry.backoff {
+                    self.expr(&backoff.base);
+                    if let Some(max) = &backoff.max {
+                        self.expr(max);
+                    }
+                }
+            }
+            EntryKind::Effect { because, .. } | EntryKind::Unattended { because } => self.template(because),
+            EntryKind::Undo { body, .. } | EntryKind::OnReject { body } => self.block(body),
+            EntryKind::Deciders(deciders) => {
+                for rule in &deciders.rules {
+                    match rule {
+                        DeciderRule::Exclude { who, .. } => self.expr(who),
+                        DeciderRule::Min { count, .. } => self.expr(count),
+                        DeciderRule::NotInitiator { .. } => {}
+                    }
+                }
+            }
+            EntryKind::Ask { config, .. } => {
+                if let Some(config) = config {
+                    self.plain_config(config, ASK_KEYS, "an `ask` message");
+                }
+            }
+            EntryKind::Default { .. } => {}
+        }
+    }
+
+    /// An approval's, callback's or ask's config: plain keys from a fixed list.
+    fn plain_config(&mut self, config: &'a Config, keys: &[&str], what: &str) {
+        for entry in &config.entries {
+            if let EntryKind::Plain { key, .. } = &entry.kind
+                && !keys.contains(&key.name.as_str())
+            {
+                self.unknown_key(key, keys, what);
+            }
+            self.common_entry(&entry.kind);
+        }
+    }
+
+    fn unknown_key(&mut self, key: &Ident, keys: &[&str], what: &str) {
+        let mut diagnostic = Diagnostic::new(
+            Code::UnknownConfigField,
+            key.span,
+            format!("{what} has no config field `{}`", key.name),
+        )
+        .with_primary_label("unknown field");
+        diagnostic = match closest(&key.name, keys) {
+            Some(k) => diagnostic.with_help(format!("did you mean `{k}`?")),
+            None => diagnostic.with_help(format!("its fields are {}", backticked(keys))),
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    // ------------------------------------------------------------ types
+
+    fn type_record(&mut self, record: &'a TypeRecord) {
+        for field in &record.fields {
+            self.type_expr(&field.ty);
+            if let Some(default) = &field.default {
+                self.expr(default);
+            }
+        }
+    }
+
+    fn type_expr(&mut self, ty: &'a TypeExpr) {
+        match &ty.kind {
+            TypeKind::Name { name } => {
+                if Type::builtin(&name.name).is_none() && !self.aliases.contains_key(name.name.as_str()) {
+                    let mut candidates: Vec<&str> = Type::BUILTIN_NAMES.to_vec();
+                    candidates.extend(self.aliases.keys().copied());
+                    let mut diagnostic = Diagnostic::new(
+                        Code::UnknownType,
+                        name.span,
+                        format!("`{}` is not a type", name.name),
+                    )
+                    .with_primary_label("unknown type");
+                    diagnostic = match closest(&name.name, &candidates) {
+                        Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                        None => {
+                            diagnostic.with_help("declare it with `type NAME = …`, or use a built-in type")
+                        }
+                    };
+                    self.diagnostics.push(diagnostic);
+                }
+            }
+            TypeKind::Range { base, .. } => {
+                if base.name != "int" {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::UnknownType,
+                            base.span,
+                            format!("`{} in …` is not a type", base.name),
+                        )
+                        .with_primary_label("only `int` takes a range")
+                        .with_help("write `int in LOW..HIGH`"),
+                    );
+                }
+            }
+            TypeKind::List { item } => self.type_expr(item),
+            TypeKind::Record(record) => self.type_record(record),
+            TypeKind::Union { options } => options.iter().for_each(|o| self.type_expr(o)),
+            TypeKind::Optional { inner } | TypeKind::Paren { inner } => self.type_expr(inner),
+            TypeKind::Res { .. } | TypeKind::Literal { .. } => {}
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn template(&mut self, template: &'a Template) {
+        for part in &template.parts {
+            if let TemplatePart::Hole { expr, .. } = part {
+                self.expr(expr);
+            }
+        }
+    }
+
+    fn expr(&mut self, expr: &'a Expr) {
+        match &expr.kind {
+            ExprKind::Name { name } => self.name(name, expr.span),
+            ExprKind::Field { base, name, .. } => {
+                if let ExprKind::Name { name: root } = &base.kind
+                    && !self.locals.contains(&root.as_str())
+                    && !self.decls.contains_key(root.as_str())
+                {
+                    match root.as_str() {
+                        "input" => return self.input_field(name),
+                        "run" => return self.run_field(name),
+                        _ => {}
+                    }
+                }
+                self.expr(base);
+            }
+            ExprKind::Index { base, index } => {
+                self.expr(base);
+                self.expr(index);
+            }
+            ExprKind::Call { callee, args } => {
+                let is_prev = matches!(&callee.kind, ExprKind::Name { name } if name == "prev");
+                let outer = self.in_prev;
+                self.in_prev |= is_prev;
+                for arg in args {
+                    self.expr(arg);
+                }
+                self.in_prev = outer;
+                match &callee.kind {
+                    ExprKind::Name { name } => self.call(name, callee.span, args.len(), expr.span),
+                    _ => self.expr(callee),
+                }
+            }
+            ExprKind::Unary { operand, .. } => self.expr(operand),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::Paren { inner } => self.expr(inner),
+            ExprKind::List { items } => items.iter().for_each(|i| self.expr(i)),
+            ExprKind::Record { fields } => fields.iter().for_each(|f| self.expr(&f.value)),
+            ExprKind::String(template) => self.template(template),
+            ExprKind::Int { .. }
+            | ExprKind::Float { .. }
+            | ExprKind::Duration { .. }
+            | ExprKind::Bool { .. }
+            | ExprKind::None
+            | ExprKind::Secret { .. }
+            | ExprKind::Error => {}
+        }
+    }
+
+    fn name(&mut self, name: &'a str, span: Span) {
+        if self.locals.contains(&name) {
+            return;
+        }
+        if let Some(decl) = self.decls.get(name).copied() {
+            self.used.insert(name);
+            let in_until_body = self.until_body.is_some_and(|b| b.contains(decl.span));
+            if decl.order > span.start && !in_until_body && !self.in_prev {
+                self.too_early(name, span, decl);
+            }
+            return;
+        }
+        match name {
+            "input" => {
+                // `input` as a whole record: every input counts as read.
+                let all: Vec<&'a str> = self.inputs.iter().map(|(n, _)| *n).collect();
+                self.used_inputs.extend(all);
+                return;
+            }
+            "run" => return,
+            "payload" if self.payload => return,
+            _ => {}
+        }
+        let mut candidates: Vec<&str> = self.decls.keys().copied().collect();
+        candidates.extend(self.locals.iter().copied());
+        candidates.extend(["input", "run"]);
+        let mut diagnostic = Diagnostic::new(Code::UnknownName, span, format!("`{name}` is not defined"))
+            .with_primary_label("unknown name");
+        diagnostic = if name == "payload" {
+            diagnostic.with_help("`payload` exists only in a webhook trigger's `with { … }`")
+        } else if builtins::builtin(name).is_some() {
+            diagnostic.with_help(format!("`{name}` is a function: call it as `{name}(…)`"))
+        } else {
+            match closest(name, &candidates) {
+                Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                None => diagnostic.with_help(
+                    "names are steps, approvals, callbacks, consts, loop variables, `input` and `run`",
+                ),
+            }
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn too_early(&mut self, name: &str, span: Span, decl: Decl) {
+        self.diagnostics.push(
+            Diagnostic::new(
+                Code::UsedBeforeDefined,
+                span,
+                format!("`{name}` is used before the {} that defines it", decl.kind.noun()),
+            )
+            .with_primary_label("used here")
+            .with_label(decl.span, "defined later, here")
+            .with_help(format!("move the {} above this use", decl.kind.noun())),
+        );
+    }
+
+    fn input_field(&mut self, field: &'a Ident) {
+        if self.inputs.iter().any(|(n, _)| *n == field.name) {
+            self.used_inputs.insert(&field.name);
+            return;
+        }
+        let names: Vec<&str> = self.inputs.iter().map(|(n, _)| *n).collect();
+        let mut diagnostic = Diagnostic::new(
+            Code::UnknownInput,
+            field.span,
+            format!("the flow has no input `{}`", field.name),
+        )
+        .with_primary_label("unknown input");
+        diagnostic = match closest(&field.name, &names) {
+            Some(c) => diagnostic.with_help(format!("did you mean `input.{c}`?")),
+            None if names.is_empty() => diagnostic.with_help("declare it: `input { NAME: TYPE }`"),
+            None => diagnostic.with_help(format!("the inputs are {}", backticked(&names))),
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn run_field(&mut self, field: &Ident) {
+        if RUN_FIELDS.contains(&field.name.as_str()) {
+            return;
+        }
+        let mut diagnostic =
+            Diagnostic::new(Code::UnknownName, field.span, format!("`run` has no field `{}`", field.name))
+                .with_primary_label("unknown field of `run`");
+        diagnostic = match closest(&field.name, RUN_FIELDS) {
+            Some(c) => diagnostic.with_help(format!("did you mean `run.{c}`?")),
+            None => diagnostic.with_help(format!("`run` has {}", backticked(RUN_FIELDS))),
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn call(&mut self, name: &str, span: Span, args: usize, whole: Span) {
+        let Some(builtin) = builtins::builtin(name) else {
+            let names = builtins::names();
+            let mut diagnostic =
+                Diagnostic::new(Code::UnknownFunction, span, format!("`{name}` is not a builtin function"))
+                    .with_primary_label("unknown function");
+            diagnostic = match closest(name, &names) {
+                Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                None => diagnostic.with_help("run `weir explain unknown-function` for the list of builtins"),
+            };
+            self.diagnostics.push(diagnostic);
+            return;
+        };
+        if args < builtin.min_args || args > builtin.max_args {
+            let wanted = if builtin.min_args == builtin.max_args {
+                format!("{}", builtin.min_args)
+            } else {
+                format!("{} to {}", builtin.min_args, builtin.max_args)
+            };
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::WrongArgumentCount,
+                    whole,
+                    format!(
+                        "`{name}` takes {wanted} argument{}, but this call gives {args}",
+                        if wanted == "1" { "" } else { "s" }
+                    ),
+                )
+                .with_primary_label("wrong number of arguments")
+                .with_help(format!("`{name}`: {}", builtin.doc)),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------ unused
+
+    fn report_unused(&mut self) {
+        for (name, span) in &self.inputs {
+            if !self.used_inputs.contains(name) {
+                self.diagnostics.push(
+                    Diagnostic::new(Code::UnusedInput, *span, format!("input `{name}` is never read"))
+                        .with_primary_label("declared here")
+                        .with_help("remove it, or read it as `input.NAME`"),
+                );
+            }
+        }
+        let mut unused: Vec<(&&str, &Decl)> = self
+            .decls
+            .iter()
+            .filter(|(name, decl)| {
+                matches!(decl.kind, DeclKind::Step { value_only: true }) && !self.used.contains(*name)
+            })
+            .collect();
+        unused.sort_by_key(|(_, d)| d.span.start);
+        for (name, decl) in unused {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::UnusedStep,
+                    decl.span,
+                    format!("the value of step `{name}` is never used"),
+                )
+                .with_primary_label("computed, then ignored")
+                .with_help("its only purpose is its value: use it, or remove the step"),
+            );
+        }
+    }
+}
+
+/// The blocks directly inside a statement (not configs).
+fn child_blocks(kind: &StmtKind) -> Vec<&Block> {
+    match kind {
+        StmtKind::OnFailure { body, .. }
+        | StmtKind::Parallel { body }
+        | StmtKind::Branch { body }
+        | StmtKind::For { body, .. }
+        | StmtKind::Loop { body, .. }
+        | StmtKind::Repeat { body, .. }
+        | StmtKind::Saga { body } => vec![body],
+        StmtKind::If { arms, else_body } => arms.iter().map(|a| &a.body).chain(else_body.iter()).collect(),
+        StmtKind::Try { body, catch, .. } => vec![body, catch],
+        _ => Vec::new(),
+    }
+}
+
+/// The key of an entry, for "is this required field present".
+fn entry_key(kind: &EntryKind) -> Option<&str> {
+    match kind {
+        EntryKind::Plain { key, .. } | EntryKind::List { key, .. } => Some(key.name.as_str()),
+        EntryKind::Output { .. } => Some("output"),
+        EntryKind::Files { .. } => Some("files"),
+        EntryKind::Input { .. } => Some("input"),
+        _ => None,
+    }
+}
+
+/// Steps whose only purpose is their value: function, kv get, and reads.
+fn is_value_only(step: &Step) -> bool {
+    match &step.call {
+        StepCall::Family { family, method, .. } => match families::family(&family.name) {
+            Some(schema) if schema.name == "kv" => method.as_ref().is_some_and(|m| m.name == "get"),
+            Some(schema) if matches!(schema.name, "function" | "search" | "llm") => true,
+            Some(schema) if schema.name == "http" => {
+                schema.effect_of(method.as_ref().map(|m| m.name.as_str())) == families::Effect::Read
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// "an `http` step", "a `kv` step": the article as the family name is read aloud.
+fn article(family: &str) -> &'static str {
+    if matches!(family, "http" | "llm" | "ssh") { "an" } else { "a" }
+}
+
+fn backticked(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.len() {
+        0 => String::new(),
+        1 => quoted[0].clone(),
+        n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
