@@ -52,10 +52,10 @@ fn check_benches(c: &mut Criterion) {
         let text = generate::flow(steps);
         let parsed = weir_grammar::parse(&text);
         assert!(parsed.diagnostics.is_empty());
-        let found = weir_compiler::check::check(&parsed);
+        let found = weir_compiler::check::check(&parsed, None);
         assert!(found.iter().all(|d| !d.is_error()), "{:?}", &found[..found.len().min(3)]);
         group.bench_function(format!("{steps}-steps"), |b| {
-            b.iter(|| weir_compiler::check::check(black_box(&parsed)))
+            b.iter(|| weir_compiler::check::check(black_box(&parsed), None))
         });
     }
     group.finish();

@@ -58,10 +58,13 @@ pub struct Checked {
 }
 
 /// Read and check one file against its project's config (whose `[checks]` levels apply).
-pub fn check_file(path: &Path, config: &Config) -> Result<Checked, String> {
+pub fn check_file(path: &Path, config: Option<&Config>) -> Result<Checked, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let (_, diagnostics) = weir_compiler::check::diagnose(&bytes);
-    let diagnostics = config.checks.apply(diagnostics);
+    let (_, diagnostics) = weir_compiler::check::diagnose(&bytes, config);
+    let diagnostics = match config {
+        Some(config) => config.checks.apply(diagnostics),
+        None => diagnostics,
+    };
     Ok(Checked { path: display(path), text: String::from_utf8_lossy(&bytes).into_owned(), diagnostics })
 }
 
@@ -138,10 +141,8 @@ pub fn run(args: CheckArgs) -> u8 {
             Err(message) => return usage_error(&message),
         }
     }
-    let empty = Config::empty();
-    let results = parallel_map(&jobs, |(path, config)| {
-        check_file(path, config.map_or(&empty, |i| &finder.configs[i].config))
-    });
+    let results =
+        parallel_map(&jobs, |(path, config)| check_file(path, config.map(|i| &finder.configs[i].config)));
     let mut configs: Vec<Option<Checked>> = finder.configs.into_iter().map(|c| Some(c.report)).collect();
     let mut checked = Vec::with_capacity(results.len() + configs.len());
     for ((_, config), result) in jobs.iter().zip(results) {

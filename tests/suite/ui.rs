@@ -47,7 +47,7 @@ fn ui_goldens() {
         let relative = case.strip_prefix(&dir).unwrap_or(case).display().to_string();
         let bytes = std::fs::read(case).expect("read case");
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let (_, diagnostics) = weir_compiler::check::diagnose(&bytes);
+        let (_, diagnostics) = weir_compiler::check::diagnose(&bytes, None);
         let rendered = render_human(&relative, &text, &diagnostics, HumanOptions::default());
         let index = LineIndex::new(&text);
         let mut actual: Vec<(u32, String)> = diagnostics
@@ -150,7 +150,7 @@ fn ui_goldens_for_weir_toml() {
         let mut texts = source.clone();
         if let Ok(flow_bytes) = std::fs::read(case.join("main.flow")) {
             let flow = String::from_utf8_lossy(&flow_bytes).into_owned();
-            let (_, flow_diagnostics) = weir_compiler::check::diagnose(&flow_bytes);
+            let (_, flow_diagnostics) = weir_compiler::check::diagnose(&flow_bytes, Some(&config));
             let flow_diagnostics = config.checks.apply(flow_diagnostics);
             let flow_path = format!("{relative}/main.flow");
             let (rendered, actual) = config_case_file(&flow_path, &flow, &flow_diagnostics, &mut failures);

@@ -7,30 +7,33 @@
 
 mod names;
 
+use weir_config::Config;
 use weir_diagnostics::Diagnostic;
 use weir_grammar::Parsed;
 use weir_grammar::ast::Item;
 
-/// Check every flow of a parsed file. Files with syntax errors are not checked: names
-/// declared in the broken statements are unknown, so every later diagnostic could be noise.
-pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
+/// Check every flow of a parsed file against the project's weir.toml (`None` when the
+/// project has none: connections, secrets, people and groups are then not checked). Files
+/// with syntax errors are not checked: names declared in the broken statements are unknown,
+/// so every later diagnostic could be noise.
+pub fn check(parsed: &Parsed, config: Option<&Config>) -> Vec<Diagnostic> {
     if parsed.has_errors() {
         return Vec::new();
     }
     let mut out = Vec::new();
     for item in &parsed.file.items {
         if let Item::Flow(flow) = item {
-            out.extend(names::check_flow(flow));
+            out.extend(names::check_flow(flow, config));
         }
     }
     out
 }
 
 /// Parse bytes and check them: every diagnostic of a file, in source order.
-pub fn diagnose(bytes: &[u8]) -> (Parsed, Vec<Diagnostic>) {
+pub fn diagnose(bytes: &[u8], config: Option<&Config>) -> (Parsed, Vec<Diagnostic>) {
     let parsed = weir_grammar::parse_bytes(bytes);
     let mut diagnostics = parsed.diagnostics.clone();
-    diagnostics.extend(check(&parsed));
+    diagnostics.extend(check(&parsed, config));
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     (parsed, diagnostics)
 }

@@ -4,6 +4,7 @@ use crate::builtins;
 use crate::families::{self, FieldKind};
 use crate::types::Type;
 use std::collections::{HashMap, HashSet};
+use weir_config::Config as Project;
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
 use weir_grammar::closest;
@@ -64,10 +65,12 @@ struct Names<'a> {
     until_body: Option<Span>,
     /// Inside `prev(…)`: the previous iteration's value, so order does not matter.
     in_prev: bool,
+    /// The project's weir.toml, when it has one.
+    config: Option<&'a Project>,
 }
 
 /// Check one flow.
-pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
+pub(super) fn check_flow<'a>(flow: &'a Flow, config: Option<&'a Project>) -> Vec<Diagnostic> {
     let mut names = Names {
         diagnostics: Vec::new(),
         decls: HashMap::new(),
@@ -79,6 +82,7 @@ pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
         payload: false,
         until_body: None,
         in_prev: false,
+        config,
     };
     names.declare_all(&flow.body);
     for stmt in &flow.body {
@@ -402,8 +406,12 @@ impl<'a> Names<'a> {
                     }
                     let is_connection =
                         field.map_or(key.name == "connection", |f| f.kind == FieldKind::Connection);
-                    if is_connection && matches!(value.kind, ExprKind::Name { .. }) {
+                    if is_connection && let ExprKind::Name { name } = &value.kind {
                         // A connection name, resolved against weir.toml, not a value.
+                        let accepted = schema.map_or(&[][..], |s| s.connection_types);
+                        let what = schema
+                            .map_or(String::new(), |s| format!("{} `{}` step", article(s.name), s.name));
+                        self.connection(name, value.span, accepted, &what);
                         continue;
                     }
                     self.expr(value);
@@ -530,6 +538,9 @@ impl<'a> Names<'a> {
             EntryKind::Effect { because, .. } | EntryKind::Unattended { because } => self.template(because),
             EntryKind::Undo { body, .. } | EntryKind::OnReject { body } => self.block(body),
             EntryKind::Deciders(deciders) => {
+                for decider in &deciders.who {
+                    self.decider(decider);
+                }
                 for rule in &deciders.rules {
                     match rule {
                         DeciderRule::Exclude { who, .. } => self.expr(who),
@@ -538,7 +549,13 @@ impl<'a> Names<'a> {
                     }
                 }
             }
-            EntryKind::Ask { config, .. } => {
+            EntryKind::Ask { connection, config } => {
+                self.connection(
+                    &connection.name,
+                    connection.span,
+                    &["slack", "webhook", "smtp"],
+                    "an approval's `ask`",
+                );
                 if let Some(config) = config {
                     self.plain_config(config, ASK_KEYS, "an `ask` message");
                 }
@@ -683,8 +700,8 @@ impl<'a> Names<'a> {
             | ExprKind::Duration { .. }
             | ExprKind::Bool { .. }
             | ExprKind::None
-            | ExprKind::Secret { .. }
             | ExprKind::Error => {}
+            ExprKind::Secret { name } => self.secret(name),
         }
     }
 
@@ -810,6 +827,108 @@ impl<'a> Names<'a> {
                 .with_help(format!("`{name}`: {}", builtin.doc)),
             );
         }
+    }
+
+    // ------------------------------------------------------------ weir.toml
+
+    /// A connection name against weir.toml: declared, and of a type the step can use.
+    fn connection(&mut self, name: &str, span: Span, accepted: &[&str], what: &str) {
+        let Some(config) = self.config else { return };
+        match config.connections.get(name) {
+            Some(connection) => {
+                let kind = connection.kind.as_str();
+                if !accepted.is_empty() && !accepted.contains(&kind) {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::WrongConnectionType,
+                            span,
+                            format!("connection `{name}` is of type `{kind}`, which {what} cannot use"),
+                        )
+                        .with_primary_label(format!("a `{kind}` connection"))
+                        .with_help(format!(
+                            "use a connection of type {}",
+                            backticked(accepted).replace(" and ", " or ")
+                        )),
+                    );
+                }
+            }
+            None if config.declares_connection(name) => {}
+            None => {
+                let names: Vec<&str> = config.connections.keys().map(String::as_str).collect();
+                let mut diagnostic = Diagnostic::new(
+                    Code::UnknownConnection,
+                    span,
+                    format!("weir.toml declares no connection `{name}`"),
+                )
+                .with_primary_label("unknown connection");
+                diagnostic = match closest(name, &names) {
+                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                    None => diagnostic
+                        .with_help(format!("declare it in weir.toml: `[connections.{name}]` with a `type`")),
+                };
+                self.diagnostics.push(diagnostic);
+            }
+        }
+    }
+
+    fn secret(&mut self, name: &Ident) {
+        let Some(config) = self.config else { return };
+        if config.secrets.contains_key(&name.name) {
+            return;
+        }
+        let names: Vec<&str> = config.secrets.keys().map(String::as_str).collect();
+        let mut diagnostic = Diagnostic::new(
+            Code::UndeclaredSecret,
+            name.span,
+            format!("weir.toml's `[secrets]` has no `{}`", name.name),
+        )
+        .with_primary_label("undeclared secret");
+        diagnostic = match closest(&name.name, &names) {
+            Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+            None => diagnostic
+                .with_help(format!("declare where it comes from: `[secrets] {} = \"env:NAME\"`", name.name)),
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn decider(&mut self, decider: &Decider) {
+        let Some(config) = self.config else { return };
+        let name = match &decider.name.kind {
+            ExprKind::Name { name } => name.clone(),
+            ExprKind::String(template) => match template.as_plain() {
+                Some(name) => name,
+                None => return,
+            },
+            _ => return,
+        };
+        let kind = decider.kind.as_ref().map(|k| k.name.as_str());
+        let is_group = config.groups.contains_key(&name);
+        let is_person = config.people.contains_key(&name);
+        let (found, noun, pool): (bool, &str, Vec<&str>) = match kind {
+            Some("group") => (is_group, "group", config.groups.keys().map(String::as_str).collect()),
+            Some("person") => (is_person, "person", config.people.keys().map(String::as_str).collect()),
+            _ => (
+                is_group || is_person,
+                "person or group",
+                config.groups.keys().chain(config.people.keys()).map(String::as_str).collect(),
+            ),
+        };
+        if found {
+            return;
+        }
+        let mut diagnostic = Diagnostic::new(
+            Code::UnknownDecider,
+            decider.name.span,
+            format!("weir.toml declares no {noun} `{name}`"),
+        )
+        .with_primary_label(format!("unknown {noun}"));
+        diagnostic = match closest(&name, &pool) {
+            Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+            None => {
+                diagnostic.with_help("declare deciders in weir.toml under `[people.NAME]` or `[groups.NAME]`")
+            }
+        };
+        self.diagnostics.push(diagnostic);
     }
 
     // ------------------------------------------------------------ unused

@@ -86,6 +86,14 @@ codes! {
         "A builtin is called with too few or too many arguments.";
     UnknownInput = "E0211", "unknown-input", Error,
         "`input.NAME` names no field of the flow's `input`.";
+    UnknownConnection = "E0212", "unknown-connection", Error,
+        "A step names a connection that weir.toml does not declare.";
+    WrongConnectionType = "E0213", "wrong-connection-type", Error,
+        "A step uses a connection whose type its family cannot talk to.";
+    UndeclaredSecret = "E0214", "undeclared-secret", Error,
+        "`secret NAME` names no entry of weir.toml's `[secrets]`.";
+    UnknownDecider = "E0215", "unknown-decider", Error,
+        "An approval's deciders name a person or group weir.toml does not declare.";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,
