@@ -1,0 +1,244 @@
+//! The sled store on its own: persistence across reopen, the directory lock, the format
+//! header, large resources (sled blobs), group commit under concurrency.
+
+mod support;
+
+use std::sync::Arc;
+
+use support::{append, event, reference_workload, run_id, snapshot};
+use weir_runtime::store::{EventKind, MemoryStore, NewRun, ResourceHash, RunStatus, SledStore, Store};
+
+#[test]
+fn the_reference_workload_matches_the_model_and_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = MemoryStore::new();
+    {
+        let store = SledStore::open_dir(dir.path()).expect("open");
+        for op in reference_workload() {
+            let expected = op.apply(&model).map_err(|e| e.code());
+            let actual = op.apply(&store).map_err(|e| e.code());
+            assert_eq!(actual, expected, "{op:?}");
+        }
+        assert_eq!(snapshot(&store), snapshot(&model));
+    }
+    let store = SledStore::open_dir(dir.path()).expect("reopen");
+    assert_eq!(snapshot(&store), snapshot(&model));
+}
+
+#[test]
+fn a_second_open_is_refused_with_the_holders_pid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = SledStore::open_dir(dir.path()).expect("open");
+    let second = SledStore::open_dir(dir.path()).expect_err("second open must fail");
+    assert_eq!(second.code(), "STORE-LOCKED");
+    let message = second.to_string();
+    assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+}
+
+#[test]
+fn an_unknown_format_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = sled::open(dir.path().join("store")).expect("sled");
+        db.insert(b"Mformat", postcard::to_stdvec(&(99u32, "9.9.9")).expect("encode")).expect("insert");
+        db.flush().expect("flush");
+    }
+    let err = SledStore::open_dir(dir.path()).expect_err("must refuse");
+    assert_eq!(err.code(), "STORE-FORMAT");
+}
+
+#[test]
+fn a_resource_larger_than_a_sled_blob_round_trips_across_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes: Vec<u8> = (0..1_500_000u32).map(|v| (v * 7 % 253) as u8).collect();
+    let hash = ResourceHash::of(&bytes);
+    {
+        let store = SledStore::open_dir(dir.path()).expect("open");
+        let meta = store.put_resource("image/png", &bytes, 5).expect("put");
+        assert_eq!(meta.size, bytes.len() as u64);
+        assert_eq!(meta.hash, hash);
+    }
+    let store = SledStore::open_dir(dir.path()).expect("reopen");
+    let stat = store.stat_resource(&hash).expect("stat").expect("present");
+    assert_eq!(stat.media_type, "image/png");
+    let got = store.get_resource(&hash).expect("get").expect("present");
+    assert_eq!(got.bytes, bytes);
+}
+
+#[test]
+fn fifty_concurrent_writers_share_syncs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SledStore::open_dir(dir.path()).expect("open"));
+    let threads: Vec<_> = (0..50u8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let id = run_id(100 + t);
+                store
+                    .create_run(&NewRun { id, flow: "wibble".to_owned(), created_at_ms: 1 })
+                    .expect("create");
+                for i in 0..20u32 {
+                    let path = format!("main/s{i}");
+                    store
+                        .append(
+                            id,
+                            &append(
+                                2,
+                                vec![event(&path, EventKind::StepCompleted, &[t; 200])],
+                                Some(RunStatus::Running),
+                            ),
+                        )
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    let stats = store.stats();
+    assert_eq!(stats.writes, 50 * 21 + 1);
+    assert!(stats.syncs < stats.writes, "group commit must share syncs: {stats:?}");
+    for t in 0..50u8 {
+        assert_eq!(store.journal(run_id(100 + t), 0).expect("journal").len(), 20);
+    }
+}
+
+#[test]
+fn every_error_code_is_documented() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/runtime.md"))
+        .expect("docs/runtime.md");
+    for code in weir_runtime::store::STORE_ERROR_CODES {
+        assert!(docs.contains(&format!("`{code}`")), "{code} is not in docs/runtime.md");
+    }
+}
+
+#[test]
+fn long_journals_sealed_into_pages_read_and_dedupe_like_the_model() {
+    use weir_runtime::store::{Append, NewEvent, StepId};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = MemoryStore::new();
+    let id = run_id(9);
+    let step = |i: u32| StepId::new(format!("main/s{}", i / 3), i % 3, 0);
+    // Events 128..192 carry 2 KB each: that page is too large to seal and stays single.
+    let payload = |i: u32| if (128..192).contains(&i) { vec![b'w'; 2048] } else { i.to_be_bytes().to_vec() };
+    let mut ops =
+        vec![weir_runtime::store::Op::CreateRun(NewRun { id, flow: "wibble".to_owned(), created_at_ms: 1 })];
+    let mut next = 0u32;
+    let mut size = 1u32;
+    while next < 300 {
+        let events = (next..(next + size).min(300))
+            .map(|i| NewEvent { step: step(i), kind: EventKind::StepCompleted, payload: payload(i) })
+            .collect::<Vec<_>>();
+        next += events.len() as u32;
+        ops.push(weir_runtime::store::Op::Append(
+            id,
+            Append { at_ms: u64::from(next), events, status: None },
+        ));
+        size = size % 70 + 7;
+    }
+    // A retried append of sealed events is recognised; a changed one conflicts.
+    ops.push(weir_runtime::store::Op::Append(
+        id,
+        Append {
+            at_ms: 999,
+            events: vec![
+                NewEvent { step: step(5), kind: EventKind::StepCompleted, payload: payload(5) },
+                NewEvent { step: step(300), kind: EventKind::StepCompleted, payload: vec![1] },
+            ],
+            status: None,
+        },
+    ));
+    ops.push(weir_runtime::store::Op::Append(
+        id,
+        Append {
+            at_ms: 1000,
+            events: vec![NewEvent { step: step(70), kind: EventKind::StepCompleted, payload: vec![9] }],
+            status: None,
+        },
+    ));
+    {
+        let store = SledStore::open_dir(dir.path()).expect("open");
+        for op in &ops {
+            let expected = op.apply(&model).map_err(|e| e.code());
+            let actual = op.apply(&store).map_err(|e| e.code());
+            assert_eq!(actual, expected, "{op:?}");
+        }
+        for from in [0, 1, 63, 64, 65, 130, 191, 192, 250, 301, 400] {
+            assert_eq!(
+                store.journal(id, from).expect("sled"),
+                model.journal(id, from).expect("model"),
+                "from {from}"
+            );
+        }
+    }
+    let store = SledStore::open_dir(dir.path()).expect("reopen");
+    assert_eq!(store.journal(id, 0).expect("sled"), model.journal(id, 0).expect("model"));
+    assert_eq!(snapshot(&store), snapshot(&model));
+}
+
+#[test]
+fn concurrent_acquisitions_never_exceed_the_slot_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SledStore::open_dir(dir.path()).expect("open"));
+    let barrier = Arc::new(std::sync::Barrier::new(20));
+    let threads: Vec<_> = (0..20u8)
+        .map(|t| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let id = run_id(200 + t);
+                store
+                    .create_run(&NewRun { id, flow: "wibble".to_owned(), created_at_ms: 1 })
+                    .expect("create");
+                barrier.wait();
+                let acquire = EventKind::SlotAcquired { key: "wobble".to_owned(), limit: 3 };
+                match store.append(id, &append(2, vec![event("main/gate", acquire, b"")], None)) {
+                    Ok(_) => {
+                        let held = store.slot_holders("wobble").expect("holders").len();
+                        assert!(held <= 3, "{held} slots held");
+                        true
+                    }
+                    Err(e) => {
+                        assert_eq!(e.code(), "STORE-SLOT-FULL");
+                        false
+                    }
+                }
+            })
+        })
+        .collect();
+    let won = threads.into_iter().map(|t| t.join().expect("thread")).filter(|w| *w).count();
+    assert_eq!(won, 3);
+    assert_eq!(store.slot_holders("wobble").expect("holders").len(), 3);
+}
+
+#[test]
+fn a_hundred_racing_posts_are_accepted_once_and_kept_for_the_run() {
+    use weir_runtime::store::{PostOutcome, TokenHash};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SledStore::open_dir(dir.path()).expect("open"));
+    let id = run_id(77);
+    let token = TokenHash::of(b"wibble-token");
+    store.create_run(&NewRun { id, flow: "wibble".to_owned(), created_at_ms: 1 }).expect("create");
+    let created = EventKind::CallbackCreated { token, expires_at_ms: 10_000 };
+    store
+        .append(id, &append(2, vec![event("main/wait", created, b"")], Some(RunStatus::Running)))
+        .expect("create");
+    let threads: Vec<_> = (0..100u8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || store.post_callback(&token, &[t % 2], 5).expect("post"))
+        })
+        .collect();
+    let outcomes: Vec<PostOutcome> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == PostOutcome::Accepted).count(), 1);
+    let posted = match store.callback(&token).expect("callback").expect("present").state {
+        weir_runtime::store::CallbackState::Posted { payload, .. } => payload,
+        other => panic!("not posted: {other:?}"),
+    };
+    // The run consumes the early post once; a second consumption is refused.
+    let received = EventKind::CallbackReceived { token };
+    store.append(id, &append(6, vec![event("main/wait", received.clone(), &posted)], None)).expect("consume");
+    let again = store.append(id, &append(7, vec![event("main/wait2", received, &posted)], None));
+    assert_eq!(again.err().map(|e| e.code()), Some("STORE-CALLBACK"));
+    assert_eq!(store.post_callback(&token, b"late", 8).expect("post"), PostOutcome::Consumed);
+}
