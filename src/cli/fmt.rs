@@ -73,6 +73,7 @@ pub fn run(args: FmtArgs) -> u8 {
         }
     }
     let verb = if args.check { "need formatting" } else { "formatted" };
-    eprintln!("{} files checked, {changed} {verb}, {skipped} skipped", files.len());
+    let noun = if files.len() == 1 { "file" } else { "files" };
+    eprintln!("{} {noun} checked, {changed} {verb}, {skipped} skipped", files.len());
     if failed { EXIT_FAILURE } else { EXIT_OK }
 }

@@ -67,6 +67,11 @@ struct Names<'a> {
     in_prev: bool,
     /// The project's weir.toml, when it has one.
     config: Option<&'a Project>,
+    /// The step whose config is being read: it cannot read its own output (except in its
+    /// `undo`, which runs after it).
+    defining: Option<&'a str>,
+    /// Inside `on failure`: it runs after the run failed, so every step is "earlier".
+    after_run: bool,
 }
 
 /// Check one flow.
@@ -83,6 +88,8 @@ pub(super) fn check_flow<'a>(flow: &'a Flow, config: Option<&'a Project>) -> Vec
         until_body: None,
         in_prev: false,
         config,
+        defining: None,
+        after_run: false,
     };
     names.declare_all(&flow.body);
     for stmt in &flow.body {
@@ -199,7 +206,11 @@ impl<'a> Names<'a> {
             }
             StmtKind::TypeAlias { ty, .. } => self.type_expr(ty),
             StmtKind::Const { value, .. } => self.expr(value),
-            StmtKind::OnFailure { var, body } => self.scoped(var.as_ref(), body),
+            StmtKind::OnFailure { var, body } => {
+                let outer = std::mem::replace(&mut self.after_run, true);
+                self.scoped(var.as_ref(), body);
+                self.after_run = outer;
+            }
             StmtKind::Step(step) => self.step(step),
             StmtKind::Callback { config, .. } => self.plain_config(config, CALLBACK_KEYS, "a callback"),
             StmtKind::Approval { config, .. } => self.plain_config(config, APPROVAL_KEYS, "an approval"),
@@ -389,7 +400,11 @@ impl<'a> Names<'a> {
             StepCall::Sleep { .. } => families::family("sleep"),
             StepCall::Wait { .. } => families::family("wait"),
         };
+        let outer = self.defining.replace(&step.name.name);
         for entry in config_entries {
+            // The undo runs after the step completed: it may read the step's output.
+            self.defining =
+                if matches!(entry.kind, EntryKind::Undo { .. }) { None } else { Some(&step.name.name) };
             match &entry.kind {
                 EntryKind::Plain { key, value } => {
                     let field = schema.and_then(|s| s.field(&key.name));
@@ -419,6 +434,7 @@ impl<'a> Names<'a> {
                 other => self.common_entry(other),
             }
         }
+        self.defining = outer;
         if let Some(schema) = schema {
             for required in schema.fields.iter().filter(|f| f.required) {
                 let present = config_entries.iter().any(|e| entry_key(&e.kind) == Some(required.name));
@@ -474,7 +490,10 @@ impl<'a> Names<'a> {
                     format!("`{}` is not a method of `{}`", m.name, schema.name),
                 )
                 .with_primary_label("unknown method")
-                .with_help(format!("`{}` takes {}", schema.name, backticked(&methods))),
+                .with_help(match methods.iter().find(|x| x.eq_ignore_ascii_case(&m.name)) {
+                    Some(x) => format!("did you mean `{x}`?"),
+                    None => format!("`{}` takes {}", schema.name, one_of(&methods)),
+                }),
             ),
             None if !methods.is_empty() => self.diagnostics.push(
                 Diagnostic::new(
@@ -483,12 +502,7 @@ impl<'a> Names<'a> {
                     format!("{} `{}` step needs a method", article(schema.name), schema.name),
                 )
                 .with_primary_label("method missing after this")
-                .with_help(format!(
-                    "write one of {}: `{} {} …`",
-                    backticked(&methods),
-                    schema.name,
-                    methods[0]
-                )),
+                .with_help(format!("write {} after `{}`", one_of(&methods), schema.name)),
             ),
             _ => {}
         }
@@ -504,7 +518,7 @@ impl<'a> Names<'a> {
                 .with_help(format!(
                     "write it after the method, e.g. `{} {} \"…\"`",
                     schema.name,
-                    methods.first().unwrap_or(&"")
+                    method.map_or(methods.first().copied().unwrap_or(""), |m| m.name.as_str())
                 )),
             ),
             (None, Some(t)) => self.diagnostics.push(
@@ -615,9 +629,10 @@ impl<'a> Names<'a> {
                     .with_primary_label("unknown type");
                     diagnostic = match closest(&name.name, &candidates) {
                         Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-                        None => {
-                            diagnostic.with_help("declare it with `type NAME = …`, or use a built-in type")
-                        }
+                        None => diagnostic.with_help(format!(
+                            "declare it with `type NAME = …`, or use a built-in type: {}",
+                            backticked(Type::BUILTIN_NAMES)
+                        )),
                     };
                     self.diagnostics.push(diagnostic);
                 }
@@ -683,6 +698,23 @@ impl<'a> Names<'a> {
                 self.in_prev = outer;
                 match &callee.kind {
                     ExprKind::Name { name } => self.call(name, callee.span, args.len(), expr.span),
+                    ExprKind::Field { base, name, .. } => {
+                        self.expr(base);
+                        let hint = if builtins::builtin(&name.name).is_some() {
+                            format!("builtins take the value as an argument: write `{}(…)`", name.name)
+                        } else {
+                            "values have no methods; call a builtin with the value as an argument".to_string()
+                        };
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                Code::UnknownFunction,
+                                name.span,
+                                format!("`.{}(…)` is not a function", name.name),
+                            )
+                            .with_primary_label("method call")
+                            .with_help(hint),
+                        );
+                    }
                     _ => self.expr(callee),
                 }
             }
@@ -712,7 +744,14 @@ impl<'a> Names<'a> {
         if let Some(decl) = self.decls.get(name).copied() {
             self.used.insert(name);
             let in_until_body = self.until_body.is_some_and(|b| b.contains(decl.span));
-            if decl.order > span.start && !in_until_body && !self.in_prev {
+            if self.defining == Some(name) && !self.in_prev {
+                self.diagnostics.push(
+                    Diagnostic::new(Code::UsedBeforeDefined, span, format!("step `{name}` reads its own output"))
+                        .with_primary_label("not computed yet")
+                        .with_label(decl.span, "while this step runs")
+                        .with_help("a step's output exists once it completes; in a loop, `prev(NAME)` reads the previous iteration's"),
+                );
+            } else if decl.order > span.start && !in_until_body && !self.in_prev && !self.after_run {
                 self.too_early(name, span, decl);
             }
             return;
@@ -845,10 +884,7 @@ impl<'a> Names<'a> {
                             format!("connection `{name}` is of type `{kind}`, which {what} cannot use"),
                         )
                         .with_primary_label(format!("a `{kind}` connection"))
-                        .with_help(format!(
-                            "use a connection of type {}",
-                            backticked(accepted).replace(" and ", " or ")
-                        )),
+                        .with_help(format!("use a connection of type {}", one_of(accepted))),
                     );
                 }
             }
@@ -1010,6 +1046,16 @@ fn is_value_only(step: &Step) -> bool {
 /// "an `http` step", "a `kv` step": the article as the family name is read aloud.
 fn article(family: &str) -> &'static str {
     if matches!(family, "http" | "llm" | "ssh") { "an" } else { "a" }
+}
+
+/// "`a`, `b` or `c`".
+fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.len() {
+        0 => String::new(),
+        1 => quoted[0].clone(),
+        n => format!("{} or {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
 }
 
 fn backticked(names: &[&str]) -> String {
