@@ -6,6 +6,7 @@
 //! builtin calls. Types, effects and the typed DAG build on this walk.
 
 mod names;
+mod types;
 
 use weir_config::Config;
 use weir_diagnostics::Diagnostic;
@@ -24,6 +25,7 @@ pub fn check(parsed: &Parsed, config: Option<&Config>) -> Vec<Diagnostic> {
     for item in &parsed.file.items {
         if let Item::Flow(flow) = item {
             out.extend(names::check_flow(flow, config));
+            out.extend(types::check_flow(flow));
         }
     }
     out

@@ -94,6 +94,16 @@ codes! {
         "`secret NAME` names no entry of weir.toml's `[secrets]`.";
     UnknownDecider = "E0215", "unknown-decider", Error,
         "An approval's deciders name a person or group weir.toml does not declare.";
+    UnknownField = "E0216", "unknown-field", Error,
+        "A field is read that the value's type does not have.";
+    ValueMayBeNone = "E0217", "value-may-be-none", Error,
+        "A field of a value that may be `none` is read without `?.`, `??` or narrowing.";
+    TypeMismatch = "E0218", "type-mismatch", Error,
+        "A value of one type is used where another is required.";
+    SecretAsString = "E0219", "secret-as-string", Error,
+        "A secret is put into a string (a template hole), where it could reach a log or a prompt.";
+    NotIterable = "E0220", "not-iterable", Error,
+        "`for` iterates over something that is not a typed list (untyped `json` included).";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,

@@ -1,0 +1,984 @@
+//! Types of expressions (language.md, "Values and types"): field access, optional values and
+//! their narrowing, operators, conditions, iteration, secrets in strings, and the types of
+//! step config fields. Names that do not resolve are `unknown` here (the name pass reports
+//! them), so one mistake gives one diagnostic.
+
+use crate::builtins::{self, Returns};
+use crate::families::{self, FieldKind};
+use crate::types::{Field, ResKind, Type};
+use std::collections::HashMap;
+use weir_diagnostics::{Code, Diagnostic, Span};
+use weir_grammar::ast::*;
+use weir_grammar::closest;
+
+/// Fields every resource has.
+fn res_field(name: &str) -> Option<Type> {
+    match name {
+        "size" => Some(Type::int()),
+        "media_type" | "digest" => Some(Type::String),
+        _ => None,
+    }
+}
+
+struct Typer<'a> {
+    diagnostics: Vec<Diagnostic>,
+    aliases: HashMap<&'a str, &'a TypeExpr>,
+    inputs: Type,
+    /// Steps, approvals, callbacks and consts defined so far, with their types here.
+    values: HashMap<&'a str, Type>,
+    /// Loop variables, `catch` and `on failure` variables, innermost last.
+    locals: Vec<(&'a str, Type)>,
+    /// Declared outputs of callbacks, for `wait NAME`.
+    callbacks: HashMap<&'a str, Type>,
+    /// Names narrowed to non-none by an enclosing `if NAME != none`.
+    narrowed: Vec<&'a str>,
+    /// Alias expansion depth, against `type A = B` / `type B = A`.
+    depth: usize,
+}
+
+/// Type-check one flow.
+pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
+    let mut typer = Typer {
+        diagnostics: Vec::new(),
+        aliases: HashMap::new(),
+        inputs: Type::record(&[]),
+        values: HashMap::new(),
+        locals: Vec::new(),
+        callbacks: HashMap::new(),
+        narrowed: Vec::new(),
+        depth: 0,
+    };
+    for stmt in &flow.body {
+        if let StmtKind::TypeAlias { name, ty } = &stmt.kind {
+            typer.aliases.insert(&name.name, ty);
+        }
+    }
+    for stmt in &flow.body {
+        if let StmtKind::Input { fields } = &stmt.kind {
+            typer.inputs = typer.record_type(fields);
+        }
+    }
+    typer.stmts(&flow.body);
+    typer.diagnostics
+}
+
+impl<'a> Typer<'a> {
+    // ------------------------------------------------------------ types from syntax
+
+    fn resolve(&mut self, ty: &'a TypeExpr) -> Type {
+        match &ty.kind {
+            TypeKind::Name { name } => {
+                if let Some(builtin) = Type::builtin(&name.name) {
+                    return builtin;
+                }
+                match self.aliases.get(name.name.as_str()).copied() {
+                    Some(alias) if self.depth < 32 => {
+                        self.depth += 1;
+                        let resolved = self.resolve(alias);
+                        self.depth -= 1;
+                        resolved
+                    }
+                    _ => Type::Unknown,
+                }
+            }
+            TypeKind::Range { low, high, .. } => Type::Int { range: Some((*low, *high)) },
+            TypeKind::List { item } => Type::list(self.resolve(item)),
+            TypeKind::Res { kind } => Type::Res {
+                kind: match kind.as_str() {
+                    "text" => ResKind::Text,
+                    "json" => ResKind::Json,
+                    "bytes" => ResKind::Bytes,
+                    other => ResKind::Media(other.to_string()),
+                },
+            },
+            TypeKind::Record(record) => self.record_type(record),
+            TypeKind::Literal { value } => Type::Literals { values: vec![value.clone()] },
+            TypeKind::Union { options } => {
+                let types: Vec<Type> = options.iter().map(|o| self.resolve(o)).collect();
+                let mut literals = Vec::new();
+                for t in &types {
+                    match t {
+                        Type::Literals { values } => literals.extend(values.iter().cloned()),
+                        _ => return Type::Unknown,
+                    }
+                }
+                Type::Literals { values: literals }
+            }
+            TypeKind::Optional { inner } => Type::optional(self.resolve(inner)),
+            TypeKind::Paren { inner } => self.resolve(inner),
+        }
+    }
+
+    fn record_type(&mut self, record: &'a TypeRecord) -> Type {
+        let fields = record
+            .fields
+            .iter()
+            .map(|f| Field {
+                name: f.key.name.clone(),
+                ty: self.resolve(&f.ty),
+                optional: f.optional
+                    || (f.default.is_none() && matches!(f.ty.kind, TypeKind::Optional { .. })),
+            })
+            .collect();
+        Type::Record { fields }
+    }
+
+    // ------------------------------------------------------------ statements
+
+    fn stmts(&mut self, stmts: &'a [Stmt]) {
+        for stmt in stmts {
+            self.stmt(stmt);
+        }
+    }
+
+    /// Run `f` over a block and return the values it defined, removed from scope.
+    fn block_values(&mut self, block: &'a Block) -> Vec<(&'a str, Type)> {
+        let before: Vec<&str> = self.values.keys().copied().collect();
+        self.stmts(&block.stmts);
+        let new: Vec<&'a str> = self.values.keys().copied().filter(|k| !before.contains(k)).collect();
+        new.into_iter().filter_map(|k| self.values.remove(k).map(|t| (k, t))).collect()
+    }
+
+    fn define_all(&mut self, values: Vec<(&'a str, Type)>, wrap: impl Fn(Type) -> Type) {
+        for (name, ty) in values {
+            self.values.insert(name, wrap(ty));
+        }
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match &stmt.kind {
+            StmtKind::Const { name, value } => {
+                let ty = self.expr(value);
+                self.values.insert(&name.name, ty);
+            }
+            StmtKind::Output { value } | StmtKind::Log { value } => {
+                self.expr(value);
+            }
+            StmtKind::Timeout { value } => self.expect(value, &Type::Duration, "a run's `timeout`"),
+            StmtKind::Concurrency(Concurrency::Max { max, per, .. }) => {
+                self.expr(max);
+                if let Some(per) = per {
+                    self.expr(per);
+                }
+            }
+            StmtKind::Trigger(Trigger::Schedule { with: Some(with), .. }) => {
+                self.expr(with);
+            }
+            StmtKind::Trigger(Trigger::Webhook { with: Some(with), .. }) => {
+                self.locals.push(("payload", Type::Json));
+                self.expr(with);
+                self.locals.pop();
+            }
+            StmtKind::OnFailure { var, body } => {
+                if let Some(var) = var {
+                    self.locals.push((&var.name, Type::error_record()));
+                }
+                let values = self.block_values(body);
+                drop(values);
+                if var.is_some() {
+                    self.locals.pop();
+                }
+            }
+            StmtKind::Step(step) => {
+                let ty = self.step(step);
+                self.values.insert(&step.name.name, ty);
+            }
+            StmtKind::Callback { name, config } => {
+                let mut output = Type::record(&[]);
+                for entry in &config.entries {
+                    match &entry.kind {
+                        EntryKind::Output { ty } => output = self.resolve(ty),
+                        other => self.entry(other, None),
+                    }
+                }
+                self.callbacks.insert(&name.name, output);
+                self.values.insert(&name.name, Type::record(&[("url", Type::String)]));
+            }
+            StmtKind::Approval { name, config } => {
+                let mut fields = vec![
+                    Field {
+                        name: "outcome".into(),
+                        ty: Type::Literals {
+                            values: vec!["approved".into(), "rejected".into(), "timed_out".into()],
+                        },
+                        optional: false,
+                    },
+                    Field { name: "by".into(), ty: Type::String, optional: false },
+                    Field { name: "at".into(), ty: Type::Time, optional: false },
+                    Field { name: "reason".into(), ty: Type::optional(Type::Text), optional: false },
+                ];
+                for entry in &config.entries {
+                    match &entry.kind {
+                        EntryKind::Input { fields: input } => {
+                            if let Type::Record { fields: declared } = self.record_type(input) {
+                                fields.extend(declared);
+                            }
+                        }
+                        EntryKind::OnReject { body } => {
+                            // Values made on reject exist only on that path.
+                            let values = self.block_values(body);
+                            self.define_all(values, Type::optional);
+                        }
+                        other => self.entry(other, None),
+                    }
+                }
+                self.values.insert(&name.name, Type::Record { fields });
+            }
+            StmtKind::Parallel { body } | StmtKind::Branch { body } | StmtKind::Saga { body } => {
+                let values = self.block_values(body);
+                self.define_all(values, |t| t);
+            }
+            StmtKind::For { var, iter, parallel, body } => {
+                let iter_ty = self.expr(iter);
+                let item = self.item_type(&iter_ty, iter.span);
+                if let Some(n) = parallel {
+                    self.expr(n);
+                }
+                self.locals.push((&var.name, item));
+                let values = self.block_values(body);
+                self.locals.pop();
+                self.define_all(values, Type::list);
+            }
+            StmtKind::If { arms, else_body } => {
+                for arm in arms {
+                    self.expect(&arm.cond, &Type::Bool, "a condition");
+                    let narrowed = narrowed_name(&arm.cond);
+                    if let Some(name) = narrowed {
+                        self.narrowed.push(name);
+                    }
+                    let values = self.block_values(&arm.body);
+                    if narrowed.is_some() {
+                        self.narrowed.pop();
+                    }
+                    self.define_all(values, Type::optional);
+                }
+                if let Some(body) = else_body {
+                    let values = self.block_values(body);
+                    self.define_all(values, Type::optional);
+                }
+            }
+            StmtKind::Loop { max, body } => {
+                if let Some(max) = max {
+                    self.expect(max, &Type::int(), "`loop max`");
+                }
+                self.loop_body(body);
+            }
+            StmtKind::Repeat { every, until, max, body } => {
+                self.expect(every, &Type::Duration, "`repeat every`");
+                if let Some(max) = max {
+                    self.expect(max, &Type::int(), "`repeat … max`");
+                }
+                // The body runs before the condition is checked, at least once.
+                let values = self.block_values(body);
+                self.define_all(values, |t| t);
+                self.expect(until, &Type::Bool, "an `until` condition");
+            }
+            StmtKind::Try { body, var, catch } => {
+                let values = self.block_values(body);
+                if let Some(var) = var {
+                    self.locals.push((&var.name, Type::error_record()));
+                }
+                let caught = self.block_values(catch);
+                if var.is_some() {
+                    self.locals.pop();
+                }
+                // A catch that ends the run or the iteration leaves the try's values certain.
+                let certain = catch.stmts.last().is_some_and(|s| {
+                    matches!(
+                        s.kind,
+                        StmtKind::Fail { .. }
+                            | StmtKind::Return { .. }
+                            | StmtKind::Break
+                            | StmtKind::Continue
+                    )
+                });
+                self.define_all(values, |t| if certain { t } else { Type::optional(t) });
+                self.define_all(caught, Type::optional);
+            }
+            StmtKind::Fail { message, code } => {
+                self.expr(message);
+                if let Some(code) = code {
+                    self.expr(code);
+                }
+            }
+            StmtKind::Return { value: Some(value) } => {
+                self.expr(value);
+            }
+            StmtKind::Sleep { duration } => self.expect(duration, &Type::Duration, "`sleep`"),
+            StmtKind::Wait { target } => {
+                self.wait_type(target);
+            }
+            _ => {}
+        }
+    }
+
+    /// Values made before the first statement that can leave the loop are certain after it
+    /// (the loop is left only by `break`, or fails as exhausted); later ones are optional.
+    fn loop_body(&mut self, body: &'a Block) {
+        let before: Vec<&str> = self.values.keys().copied().collect();
+        let mut certain: Vec<&'a str> = Vec::new();
+        let mut left = false;
+        for stmt in &body.stmts {
+            left |= can_leave(stmt);
+            self.stmt(stmt);
+            if !left && let StmtKind::Step(step) = &stmt.kind {
+                certain.push(&step.name.name);
+            }
+        }
+        let new: Vec<&'a str> = self.values.keys().copied().filter(|k| !before.contains(k)).collect();
+        for name in new {
+            if !certain.contains(&name)
+                && let Some(ty) = self.values.remove(name)
+            {
+                self.values.insert(name, Type::optional(ty));
+            }
+        }
+    }
+
+    fn wait_type(&mut self, target: &'a WaitTarget) -> Type {
+        match target {
+            WaitTarget::Callback { name } => {
+                self.callbacks.get(name.name.as_str()).cloned().unwrap_or(Type::Unknown)
+            }
+            WaitTarget::For { duration } => {
+                self.expect(duration, &Type::Duration, "`wait for`");
+                Type::Unit
+            }
+            WaitTarget::Until { time } => {
+                self.expect(time, &Type::Time, "`wait until`");
+                Type::Unit
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ steps
+
+    fn step(&mut self, step: &'a Step) -> Type {
+        let entries: &'a [ConfigEntry] = step.config.as_ref().map_or(&[], |c| &c.entries);
+        let mut declared = None;
+        for entry in entries {
+            if let EntryKind::Output { ty } = &entry.kind {
+                declared = Some(self.resolve(ty));
+            }
+        }
+        let (schema, method) = match &step.call {
+            StepCall::Family { family, method, target, .. } => {
+                if let Some(target) = target {
+                    self.template(target);
+                }
+                (families::family(&family.name), method.as_ref().map(|m| m.name.as_str()))
+            }
+            StepCall::Sleep { duration, .. } => {
+                self.expect(duration, &Type::Duration, "`sleep`");
+                (families::family("sleep"), None)
+            }
+            StepCall::Wait { target, .. } => {
+                let ty = self.wait_type(target);
+                for entry in entries {
+                    self.entry(&entry.kind, None);
+                }
+                return ty;
+            }
+            StepCall::Call { .. } => (families::family("call"), None),
+        };
+        let mut value_type = None;
+        for entry in entries {
+            if let (EntryKind::Plain { key, value }, Some(schema)) = (&entry.kind, schema)
+                && key.name == "value"
+                && schema.name == "function"
+            {
+                value_type = Some(self.expr(value));
+                continue;
+            }
+            self.entry(&entry.kind, schema);
+        }
+        let Some(schema) = schema else { return Type::Unknown };
+        if schema.name == "ssh" {
+            // Declared remote files are fetched as resources, fields of the output.
+            let mut output = schema.output.output_type(None);
+            for entry in entries {
+                if let (EntryKind::Files { fields }, Type::Record { fields: out }) =
+                    (&entry.kind, &mut output)
+                    && let Type::Record { fields: files } = self.record_type(fields)
+                {
+                    out.extend(files);
+                }
+            }
+            return output;
+        }
+        if schema.name == "function" {
+            return Type::record(&[("value", value_type.unwrap_or(Type::Unknown))]);
+        }
+        if schema.name == "kv" && method != Some("get") {
+            return Type::Unit;
+        }
+        schema.output.output_type(declared.as_ref())
+    }
+
+    fn entry(&mut self, entry: &'a EntryKind, schema: Option<&'static families::FamilySchema>) {
+        match entry {
+            EntryKind::Plain { key, value } => {
+                let kind =
+                    schema.and_then(|s| s.field(&key.name)).map(|f| f.kind).or(match key.name.as_str() {
+                        "timeout" => Some(FieldKind::Duration),
+                        "summary" => Some(FieldKind::Text),
+                        _ => None,
+                    });
+                if kind == Some(FieldKind::Connection) || key.name == "connection" {
+                    return;
+                }
+                let found = self.expr(value);
+                if let Some(kind) = kind {
+                    self.field_kind(kind, &found, value, &key.name);
+                }
+            }
+            EntryKind::List { values, .. } => {
+                for v in values {
+                    self.expr(v);
+                }
+            }
+            EntryKind::Retry(retry) => {
+                self.expect(&retry.count, &Type::int(), "`retry`");
+                if let Some(backoff) = &retry.backoff {
+                    self.expect(&backoff.base, &Type::Duration, "a backoff");
+                    if let Some(max) = &backoff.max {
+                        self.expect(max, &Type::Duration, "a backoff's `max`");
+                    }
+                }
+            }
+            EntryKind::Undo { body, .. } => {
+                let values = self.block_values(body);
+                self.define_all(values, Type::optional);
+            }
+            EntryKind::Deciders(deciders) => {
+                for rule in &deciders.rules {
+                    match rule {
+                        DeciderRule::Exclude { who, .. } => {
+                            self.expr(who);
+                        }
+                        DeciderRule::Min { count, .. } => self.expect(count, &Type::int(), "`min`"),
+                        DeciderRule::NotInitiator { .. } => {}
+                    }
+                }
+            }
+            EntryKind::Ask { config: Some(config), .. } => {
+                for e in &config.entries {
+                    self.entry(&e.kind, None);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A config field's value against the kind the family table gives it.
+    fn field_kind(&mut self, kind: FieldKind, found: &Type, value: &Expr, key: &str) {
+        let ok = match kind {
+            FieldKind::Duration => compatible(&Type::Duration, found),
+            FieldKind::Int => compatible(&Type::int(), found),
+            FieldKind::Float => compatible(&Type::Float, found) || compatible(&Type::int(), found),
+            FieldKind::String | FieldKind::Text => is_textual(found),
+            FieldKind::Secret => matches!(found, Type::Secret | Type::Unknown),
+            FieldKind::List => matches!(found, Type::List { .. } | Type::Json | Type::Unknown),
+            FieldKind::Record | FieldKind::StringOrSecretRecord => {
+                matches!(found, Type::Record { .. } | Type::Json | Type::Unknown)
+            }
+            _ => true,
+        };
+        if !ok {
+            let wanted = match kind {
+                FieldKind::Duration => "a duration",
+                FieldKind::Int => "an int",
+                FieldKind::Float => "a number",
+                FieldKind::String => "a string",
+                FieldKind::Text => "text",
+                FieldKind::Secret => "a secret (`secret NAME`)",
+                FieldKind::List => "a list",
+                _ => "a record",
+            };
+            self.mismatch(value.span, &format!("`{key}` takes {wanted}"), found);
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expect(&mut self, expr: &'a Expr, want: &Type, what: &str) {
+        let found = self.expr(expr);
+        if !compatible(want, &found) {
+            let wanted = match want {
+                Type::Int { .. } => "an int".to_string(),
+                Type::Bool => "a bool".to_string(),
+                Type::Duration => "a duration".to_string(),
+                Type::Time => "a time".to_string(),
+                other => format!("{other}"),
+            };
+            self.mismatch(expr.span, &format!("{what} takes {wanted}"), &found);
+        }
+    }
+
+    fn mismatch(&mut self, span: Span, what: &str, found: &Type) {
+        let mut diagnostic = Diagnostic::new(Code::TypeMismatch, span, format!("{what}, found `{found}`"))
+            .with_primary_label(format!("this is `{found}`"));
+        if let Type::Optional { inner } = found {
+            diagnostic = diagnostic.with_help(format!(
+                "the value may be `none`: give a default with `?? …`, or narrow it with `if x != none` (then it is `{inner}`)"
+            ));
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn template(&mut self, template: &'a Template) {
+        for part in &template.parts {
+            if let TemplatePart::Hole { expr, span } = part {
+                let ty = self.expr(expr);
+                if ty == Type::Secret {
+                    self.diagnostics.push(
+                        Diagnostic::new(Code::SecretAsString, *span, "a secret cannot be put into a string")
+                            .with_primary_label("secret here")
+                            .with_help("pass it only to a field typed `secret` (auth, a header, ssh env, webhook verification); it never reaches a log, a prompt or an output"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Type {
+        if let Some((_, ty)) = self.locals.iter().rev().find(|(n, _)| *n == name) {
+            return ty.clone();
+        }
+        if let Some(ty) = self.values.get(name) {
+            return match ty {
+                Type::Optional { inner } if self.narrowed.contains(&name) => (**inner).clone(),
+                other => other.clone(),
+            };
+        }
+        match name {
+            "input" => self.inputs.clone(),
+            "run" => Type::record(&[
+                ("id", Type::String),
+                ("flow", Type::String),
+                ("version", Type::String),
+                ("started_at", Type::Time),
+                ("initiator", Type::String),
+                ("trigger", Type::String),
+                ("attempt", Type::int()),
+            ]),
+            _ => Type::Unknown,
+        }
+    }
+
+    fn expr(&mut self, expr: &'a Expr) -> Type {
+        match &expr.kind {
+            ExprKind::Int { .. } => Type::int(),
+            ExprKind::Float { .. } => Type::Float,
+            ExprKind::Duration { .. } => Type::Duration,
+            ExprKind::Bool { .. } => Type::Bool,
+            ExprKind::None => Type::None,
+            ExprKind::String(template) => {
+                self.template(template);
+                match (template.style, template.as_plain()) {
+                    (StringStyle::Plain, Some(text)) => Type::Literals { values: vec![text] },
+                    (StringStyle::Multi | StringStyle::RawMulti, _) => Type::Text,
+                    _ => Type::String,
+                }
+            }
+            ExprKind::Name { name } => self.lookup(name),
+            ExprKind::Secret { .. } => Type::Secret,
+            ExprKind::List { items } => {
+                let mut item = None;
+                for i in items {
+                    let t = self.expr(i);
+                    item.get_or_insert(t);
+                }
+                Type::list(widen(item.unwrap_or(Type::Unknown)))
+            }
+            ExprKind::Record { fields } => Type::Record {
+                fields: fields
+                    .iter()
+                    .map(|f| Field {
+                        name: f.key.name.clone(),
+                        ty: widen(self.expr(&f.value)),
+                        optional: false,
+                    })
+                    .collect(),
+            },
+            ExprKind::Field { base, name, optional } => {
+                let base_ty = self.expr(base);
+                // `input.x` and `run.x` are the name pass's to report.
+                if let ExprKind::Name { name: root } = &base.kind
+                    && (root == "input" || root == "run")
+                    && !self.values.contains_key(root.as_str())
+                    && base_ty.field(&name.name).is_none()
+                {
+                    return Type::Unknown;
+                }
+                self.field(&base_ty, base, name, *optional)
+            }
+            ExprKind::Index { base, index } => {
+                let base_ty = self.expr(base);
+                self.expr(index);
+                match base_ty {
+                    Type::List { item } => *item,
+                    Type::Json => Type::Json,
+                    Type::Record { .. } => Type::Unknown,
+                    Type::Unknown => Type::Unknown,
+                    other => {
+                        self.mismatch(base.span, "indexing takes a list", &other);
+                        Type::Unknown
+                    }
+                }
+            }
+            ExprKind::Call { callee, args } => {
+                let arg_types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
+                let ExprKind::Name { name } = &callee.kind else { return Type::Unknown };
+                match builtins::builtin(name).map(|b| &b.returns) {
+                    Some(Returns::Fixed(ty)) => ty.clone(),
+                    Some(Returns::FirstArgOptional) => {
+                        arg_types.first().cloned().map(Type::optional).unwrap_or(Type::Unknown)
+                    }
+                    None => Type::Unknown,
+                }
+            }
+            ExprKind::Unary { op, operand } => {
+                let ty = self.expr(operand);
+                match op {
+                    UnaryOp::Not => {
+                        if !compatible(&Type::Bool, &ty) {
+                            self.mismatch(operand.span, "`!` takes a bool", &ty);
+                        }
+                        Type::Bool
+                    }
+                    UnaryOp::Neg => {
+                        if !matches!(
+                            ty,
+                            Type::Int { .. } | Type::Float | Type::Duration | Type::Unknown | Type::Json
+                        ) {
+                            self.mismatch(operand.span, "`-` takes a number or a duration", &ty);
+                        }
+                        match ty {
+                            Type::Int { .. } => Type::int(),
+                            other => other,
+                        }
+                    }
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let l = self.expr(lhs);
+                let narrowed = if *op == BinaryOp::And { narrowed_name(lhs) } else { None };
+                if let Some(name) = narrowed {
+                    self.narrowed.push(name);
+                }
+                let r = self.expr(rhs);
+                if narrowed.is_some() {
+                    self.narrowed.pop();
+                }
+                self.binary(*op, l, r, expr.span)
+            }
+            ExprKind::Paren { inner } => self.expr(inner),
+            ExprKind::Error => Type::Unknown,
+        }
+    }
+
+    fn field(&mut self, base_ty: &Type, base: &'a Expr, name: &'a Ident, optional: bool) -> Type {
+        match base_ty {
+            Type::Unknown | Type::Json => base_ty.clone(),
+            // `a?.b.c`: a `?.` short-circuits the rest of its chain.
+            Type::Optional { inner } if optional || in_optional_chain(base) => {
+                let inner = (**inner).clone();
+                Type::optional(self.field(&inner, base, name, false))
+            }
+            Type::Optional { .. } => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::ValueMayBeNone,
+                        name.span,
+                        format!("`{}` may be `none` here, so `.{}` cannot be read", describe_expr(base), name.name),
+                    )
+                    .with_primary_label("may be none")
+                    .with_help(format!(
+                        "write `{0}?.{1}` (none if it is none), `({0}?.{1}) ?? default`, or narrow with `if {0} != none {{ … }}`",
+                        describe_expr(base),
+                        name.name
+                    )),
+                );
+                Type::Unknown
+            }
+            Type::None => Type::None,
+            Type::Record { fields } => match fields.iter().find(|f| f.name == name.name) {
+                Some(field) if field.optional => Type::optional(field.ty.clone()),
+                Some(field) => field.ty.clone(),
+                None => {
+                    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                    let mut diagnostic = Diagnostic::new(
+                        Code::UnknownField,
+                        name.span,
+                        format!("`{}` has no field `{}`", describe_expr(base), name.name),
+                    )
+                    .with_primary_label(format!("not a field of `{}`", short(base_ty)));
+                    diagnostic = match closest(&name.name, &names) {
+                        Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                        None if names.is_empty() => diagnostic.with_help("it declares no output: add `output { … }` to type it"),
+                        None if names == ["text"] => diagnostic.with_help(
+                            "an llm step without `output` gives only `text`: declare `output { … }` for structured fields",
+                        ),
+                        None => diagnostic.with_help(format!("its fields are {}", names.join(", "))),
+                    };
+                    self.diagnostics.push(diagnostic);
+                    Type::Unknown
+                }
+            },
+            Type::Res { .. } => match res_field(&name.name) {
+                Some(ty) => ty,
+                None => {
+                    self.diagnostics.push(
+                        Diagnostic::new(Code::UnknownField, name.span, format!("a resource has no field `{}`", name.name))
+                            .with_primary_label("not a field of a resource")
+                            .with_help("a resource has `size`, `media_type` and `digest`; read its content with `read_text(res, max)`"),
+                    );
+                    Type::Unknown
+                }
+            },
+            other => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        name.span,
+                        format!("`{}` is `{other}`, which has no fields", describe_expr(base)),
+                    )
+                    .with_primary_label("no fields here")
+                    .with_help("only records, approvals, callbacks, steps and json values have fields"),
+                );
+                Type::Unknown
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, l: Type, r: Type, span: Span) -> Type {
+        use BinaryOp::*;
+        let loose = |t: &Type| matches!(t, Type::Unknown | Type::Json);
+        if loose(&l) || loose(&r) {
+            return match op {
+                Eq | Ne | Lt | Le | Gt | Ge | And | Or => Type::Bool,
+                Coalesce => strip_optional(&l),
+                _ => Type::Unknown,
+            };
+        }
+        match op {
+            And | Or => {
+                if !compatible(&Type::Bool, &l) || !compatible(&Type::Bool, &r) {
+                    let bad = if compatible(&Type::Bool, &l) { &r } else { &l };
+                    self.mismatch(span, &format!("`{}` takes two bools", op.as_str()), bad);
+                }
+                Type::Bool
+            }
+            Eq | Ne => {
+                if !comparable(&l, &r) {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            span,
+                            format!("`{l}` and `{r}` cannot be compared"),
+                        )
+                        .with_primary_label("never equal")
+                        .with_help("compare values of the same type"),
+                    );
+                }
+                Type::Bool
+            }
+            Lt | Le | Gt | Ge => {
+                let ordered = matches!(
+                    (strip_optional(&l), strip_optional(&r)),
+                    (Type::Int { .. } | Type::Float, Type::Int { .. } | Type::Float)
+                        | (Type::Duration, Type::Duration)
+                        | (Type::Time, Type::Time)
+                );
+                if !ordered {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            span,
+                            format!("`{l}` and `{r}` cannot be ordered"),
+                        )
+                        .with_primary_label(format!(
+                            "`{}` needs two numbers, durations or times",
+                            op.as_str()
+                        ))
+                        .with_help("order numbers with numbers, durations with durations, times with times"),
+                    );
+                }
+                Type::Bool
+            }
+            Coalesce => strip_optional(&l),
+            Add | Sub | Mul | Div | Rem => match arithmetic(op, &l, &r) {
+                Some(t) => t,
+                None => {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            span,
+                            format!("`{}` does not apply to `{l}` and `{r}`", op.as_str()),
+                        )
+                        .with_primary_label("no such operation")
+                        .with_help(
+                            if matches!(l, Type::String | Type::Text | Type::Literals { .. }) {
+                                "strings are joined with a template: \"{a}{b}\""
+                            } else {
+                                "arithmetic works on numbers, and on durations and times"
+                            },
+                        ),
+                    );
+                    Type::Unknown
+                }
+            },
+        }
+    }
+
+    fn item_type(&mut self, iter: &Type, span: Span) -> Type {
+        match iter {
+            Type::List { item } => (**item).clone(),
+            Type::Unknown => Type::Unknown,
+            Type::Json => {
+                self.diagnostics.push(
+                    Diagnostic::new(Code::NotIterable, span, "iterating over untyped `json`")
+                        .with_primary_label("the items' type is unknown")
+                        .with_help("declare the producer's `output { … }` (e.g. `list<Ticket>`), so each item is typed"),
+                );
+                Type::Unknown
+            }
+            other => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::NotIterable,
+                        span,
+                        format!("`for` iterates over a list, found `{other}`"),
+                    )
+                    .with_primary_label("not a list")
+                    .with_help("iterate over a `list<T>`"),
+                );
+                Type::Unknown
+            }
+        }
+    }
+}
+
+/// `a + b` and friends, or `None` when the operation does not exist.
+fn arithmetic(op: BinaryOp, l: &Type, r: &Type) -> Option<Type> {
+    use BinaryOp::*;
+    match (op, l, r) {
+        (_, Type::Int { .. }, Type::Int { .. }) => Some(Type::int()),
+        (_, Type::Int { .. } | Type::Float, Type::Int { .. } | Type::Float) => Some(Type::Float),
+        (Add | Sub, Type::Duration, Type::Duration) => Some(Type::Duration),
+        (Mul | Div, Type::Duration, Type::Int { .. } | Type::Float) => Some(Type::Duration),
+        (Mul, Type::Int { .. } | Type::Float, Type::Duration) => Some(Type::Duration),
+        (Add | Sub, Type::Time, Type::Duration) => Some(Type::Time),
+        (Sub, Type::Time, Type::Time) => Some(Type::Duration),
+        _ => None,
+    }
+}
+
+/// May a value of type `found` go where `want` is expected?
+fn compatible(want: &Type, found: &Type) -> bool {
+    match (want, found) {
+        (_, Type::Unknown | Type::Json) | (Type::Unknown | Type::Json, _) => true,
+        (Type::Int { .. }, Type::Int { .. }) => true,
+        (Type::Float, Type::Int { .. } | Type::Float) => true,
+        (Type::Optional { inner }, other) => {
+            matches!(other, Type::None) || compatible(inner, strip_ref(other))
+        }
+        (w, f) => std::mem::discriminant(w) == std::mem::discriminant(f),
+    }
+}
+
+fn strip_ref(t: &Type) -> &Type {
+    match t {
+        Type::Optional { inner } => inner,
+        other => other,
+    }
+}
+
+fn strip_optional(t: &Type) -> Type {
+    strip_ref(t).clone()
+}
+
+fn is_textual(t: &Type) -> bool {
+    matches!(t, Type::String | Type::Text | Type::Literals { .. } | Type::Unknown | Type::Json)
+}
+
+/// Can `==` ever be true between these?
+fn comparable(l: &Type, r: &Type) -> bool {
+    let (l, r) = (strip_ref(l), strip_ref(r));
+    if matches!(l, Type::None) || matches!(r, Type::None) {
+        return true;
+    }
+    match (l, r) {
+        (Type::Literals { values: a }, Type::Literals { values: b }) => a.iter().any(|v| b.contains(v)),
+        (a, b) if is_textual(a) && is_textual(b) => true,
+        (Type::Int { .. } | Type::Float, Type::Int { .. } | Type::Float) => true,
+        (a, b) => compatible(a, b),
+    }
+}
+
+/// A single literal widens to `string` once it is stored in a value.
+fn widen(t: Type) -> Type {
+    match t {
+        Type::Literals { values } if values.len() == 1 => Type::String,
+        other => other,
+    }
+}
+
+/// `NAME != none` (or `none != NAME`) narrows NAME in what it guards.
+fn narrowed_name(cond: &Expr) -> Option<&str> {
+    let ExprKind::Binary { op: BinaryOp::Ne, lhs, rhs } = &cond.kind else { return None };
+    match (&lhs.kind, &rhs.kind) {
+        (ExprKind::Name { name }, ExprKind::None) | (ExprKind::None, ExprKind::Name { name }) => Some(name),
+        _ => None,
+    }
+}
+
+/// True when a statement can leave the enclosing loop (`continue` stays in it; running
+/// out of iterations fails the run).
+fn can_leave(stmt: &Stmt) -> bool {
+    match &stmt.kind {
+        StmtKind::Break => true,
+        StmtKind::If { arms, else_body } => {
+            arms.iter().any(|a| a.body.stmts.iter().any(can_leave))
+                || else_body.as_ref().is_some_and(|b| b.stmts.iter().any(can_leave))
+        }
+        StmtKind::Try { body, catch, .. } => body.stmts.iter().chain(&catch.stmts).any(can_leave),
+        StmtKind::Approval { config, .. } => config.entries.iter().any(|e| match &e.kind {
+            EntryKind::OnReject { body } => body.stmts.iter().any(can_leave),
+            _ => false,
+        }),
+        StmtKind::Parallel { body } | StmtKind::Branch { body } | StmtKind::Saga { body } => {
+            body.stmts.iter().any(can_leave)
+        }
+        _ => false,
+    }
+}
+
+/// True when `e` is (part of) a chain that contains `?.`.
+fn in_optional_chain(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Field { optional: true, .. } => true,
+        ExprKind::Field { base, .. } | ExprKind::Index { base, .. } => in_optional_chain(base),
+        _ => false,
+    }
+}
+
+/// The expression as the user wrote it, for messages (`plan.body`).
+fn describe_expr(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Name { name } => name.clone(),
+        ExprKind::Field { base, name, optional } => {
+            format!("{}{}{}", describe_expr(base), if *optional { "?." } else { "." }, name.name)
+        }
+        ExprKind::Call { callee, .. } => format!("{}(…)", describe_expr(callee)),
+        ExprKind::Index { base, .. } => format!("{}[…]", describe_expr(base)),
+        _ => "this value".to_string(),
+    }
+}
+
+/// A type shown in a label, shortened.
+fn short(t: &Type) -> String {
+    let text = t.to_string();
+    if text.chars().count() > 40 { format!("{}…", text.chars().take(39).collect::<String>()) } else { text }
+}
