@@ -44,3 +44,58 @@ fn families_command_prints_the_table_and_json() {
     let table = assert_cmd::Command::cargo_bin("weir").expect("weir").arg("families").output().expect("run");
     assert_eq!(String::from_utf8_lossy(&table.stdout), weir_compiler::families::markdown_table());
 }
+
+/// What a fragment (statements without their flow) is wrapped in to be checked.
+const PRELUDE: &str = "flow wibble {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n";
+
+/// Every ```flow block of a markdown text: its first line's number (1-based, the line after
+/// the fence) and its text. Blocks tagged with another language are skipped.
+fn flow_blocks(markdown: &str) -> Vec<(usize, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(bool, usize, String)> = None;
+    for (index, line) in markdown.lines().enumerate() {
+        let fence = line.trim_start().strip_prefix("```");
+        match (&mut open, fence) {
+            (None, Some(tag)) => open = Some((tag.trim() == "flow", index + 2, String::new())),
+            (Some(_), Some(rest)) if rest.trim().is_empty() => {
+                let (is_flow, start, body) = open.take().expect("open block");
+                if is_flow {
+                    blocks.push((start, body));
+                }
+            }
+            (Some((_, _, body)), _) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(open.is_none(), "docs/language.md has an unclosed code block");
+    blocks
+}
+
+#[test]
+fn language_examples_check_clean() {
+    let path = root().join("docs/language.md");
+    let text = std::fs::read_to_string(&path).expect("read docs/language.md");
+    let blocks = flow_blocks(&text);
+    assert!(blocks.len() > 20, "found only {} flow blocks in docs/language.md", blocks.len());
+    let mut failures = String::new();
+    for (line, block) in &blocks {
+        let fragment = !block.trim_start().starts_with("flow ");
+        let source = if fragment { format!("{PRELUDE}{block}\n}}\n") } else { block.clone() };
+        let (_, diagnostics) = weir_compiler::check::diagnose(source.as_bytes(), None);
+        if !diagnostics.is_empty() {
+            let name = format!("docs/language.md:{line}");
+            let rendered = weir_compiler::render::render_human(
+                &name,
+                &source,
+                &diagnostics,
+                weir_compiler::render::HumanOptions::default(),
+            );
+            let note = if fragment { " (a fragment: the lines below count the 4-line prelude)" } else { "" };
+            failures.push_str(&format!("--- block at docs/language.md line {line}{note}:\n{rendered}\n"));
+        }
+    }
+    assert!(failures.is_empty(), "flow examples in docs/language.md have diagnostics:\n{failures}");
+}
