@@ -11,9 +11,11 @@ use clap::{Args, ValueEnum};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use weir_compiler::effects::{StepEffect, flow_effects};
 use weir_compiler::render::{FileReport, HumanOptions, json_report, render_human};
 use weir_config::Config;
 use weir_diagnostics::{Diagnostic, Severity};
+use weir_grammar::ast::Item;
 
 /// Output formats of `weir check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -48,6 +50,10 @@ pub struct CheckArgs {
     /// Colour in human output: auto (when stdout is a terminal), always or never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
+    /// Also list every step's effect class and why, every `effect … because` override and
+    /// every `unattended` step.
+    #[arg(long)]
+    explain: bool,
 }
 
 /// One file after checking.
@@ -55,17 +61,37 @@ pub struct Checked {
     pub path: String,
     pub text: String,
     pub diagnostics: Vec<Diagnostic>,
+    /// Each flow's step effects (flow slug, effects), for `--explain`.
+    pub effects: Vec<(String, Vec<StepEffect>)>,
 }
 
 /// Read and check one file against its project's config (whose `[checks]` levels apply).
 pub fn check_file(path: &Path, config: Option<&Config>) -> Result<Checked, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let (_, diagnostics) = weir_compiler::check::diagnose(&bytes, config);
+    let (parsed, diagnostics) = weir_compiler::check::diagnose(&bytes, config);
     let diagnostics = match config {
         Some(config) => config.checks.apply(diagnostics),
         None => diagnostics,
     };
-    Ok(Checked { path: display(path), text: String::from_utf8_lossy(&bytes).into_owned(), diagnostics })
+    let effects = if parsed.has_errors() {
+        Vec::new()
+    } else {
+        parsed
+            .file
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Flow(flow) => Some((flow.name.name.clone(), flow_effects(flow, config))),
+                Item::Error(_) => None,
+            })
+            .collect()
+    };
+    Ok(Checked {
+        path: display(path),
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        diagnostics,
+        effects,
+    })
 }
 
 /// One weir.toml, read and validated.
@@ -121,8 +147,10 @@ impl ConfigFinder {
             Some(inside) if relative => inside,
             _ => path,
         };
-        self.configs
-            .push(LoadedConfig { report: Checked { path: display(shown), text, diagnostics }, config });
+        self.configs.push(LoadedConfig {
+            report: Checked { path: display(shown), text, diagnostics, effects: Vec::new() },
+            config,
+        });
         Ok(self.configs.len() - 1)
     }
 }
@@ -164,7 +192,17 @@ pub fn run(args: CheckArgs) -> u8 {
                 .iter()
                 .map(|c| FileReport { path: &c.path, text: &c.text, diagnostics: &c.diagnostics })
                 .collect();
-            let document = json_report(&reports);
+            let mut document = json_report(&reports);
+            if args.explain {
+                document["effects"] = serde_json::json!(
+                    checked
+                        .iter()
+                        .flat_map(|c| c.effects.iter().map(move |(flow, steps)| {
+                            serde_json::json!({ "file": c.path, "flow": flow, "steps": steps })
+                        }))
+                        .collect::<Vec<_>>()
+                );
+            }
             let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&document).unwrap_or_default());
         }
         Format::Human => {
@@ -183,11 +221,43 @@ pub fn run(args: CheckArgs) -> u8 {
                     );
                 }
             }
+            if args.explain {
+                for file in &checked {
+                    for (flow, steps) in &file.effects {
+                        let _ = write!(stdout, "{}", explain(&file.path, flow, steps));
+                    }
+                }
+            }
             let _ = writeln!(stdout, "{}", summary(checked.len(), errors, warnings));
         }
     }
     let failed = errors > 0 || (args.deny == Some(Deny::Warnings) && warnings > 0);
     if failed { EXIT_FAILURE } else { EXIT_OK }
+}
+
+/// The `--explain` listing of one flow.
+fn explain(path: &str, flow: &str, steps: &[StepEffect]) -> String {
+    let mut out = format!("effects of {flow} ({path})\n");
+    let width = steps.iter().map(|s| s.step.len()).max().unwrap_or(4).max(4);
+    for step in steps {
+        out.push_str(&format!("  {:<width$}  {:<12}  {}\n", step.step, step.effect.as_str(), step.reason));
+    }
+    for step in steps {
+        if let Some(from) = step.overridden_from {
+            out.push_str(&format!(
+                "  override: {} is {} (was {}) because {:?}\n",
+                step.step,
+                step.effect.as_str(),
+                from.as_str(),
+                step.override_because.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(why) = &step.unattended {
+            out.push_str(&format!("  unattended: {} because {:?}\n", step.step, why));
+        }
+    }
+    out.push('\n');
+    out
 }
 
 fn count(files: &[Checked], severity: Severity) -> usize {

@@ -209,3 +209,24 @@ fn a_credential_in_weir_toml_is_never_printed() {
         );
     }
 }
+
+#[test]
+fn check_explain_lists_effects_overrides_and_unattended() {
+    let flow = super::root().join("stdlib-flows/incident-responder.flow");
+    weir()
+        .args(["check", "--explain"])
+        .arg(&flow)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "rollback      irreversible  http POST through connection `deployer`",
+        ))
+        .stdout(predicate::str::contains("override: logs is read (was write) because"))
+        .stdout(predicate::str::contains("unattended: tell_owner because"));
+    let output = weir().args(["check", "--explain", "--format", "json"]).arg(&flow).output().expect("run");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let steps = json["effects"][0]["steps"].as_array().expect("steps");
+    let rollback = steps.iter().find(|s| s["step"] == "rollback").expect("rollback");
+    assert_eq!(rollback["effect"], "irreversible");
+    assert_eq!(rollback["producer"], true);
+}
