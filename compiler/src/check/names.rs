@@ -53,6 +53,8 @@ struct Names<'a> {
     diagnostics: Vec<Diagnostic>,
     decls: HashMap<&'a str, Decl>,
     inputs: Vec<(&'a str, Span)>,
+    /// Inputs with no default that are not optional.
+    required_inputs: Vec<(&'a str, Span)>,
     aliases: HashMap<&'a str, Span>,
     used: HashSet<&'a str>,
     used_inputs: HashSet<&'a str>,
@@ -80,6 +82,7 @@ pub(super) fn check_flow<'a>(flow: &'a Flow, config: Option<&'a Project>) -> Vec
         diagnostics: Vec::new(),
         decls: HashMap::new(),
         inputs: Vec::new(),
+        required_inputs: Vec::new(),
         aliases: HashMap::new(),
         used: HashSet::new(),
         used_inputs: HashSet::new(),
@@ -167,6 +170,11 @@ impl<'a> Names<'a> {
                             );
                         } else {
                             self.inputs.push((&field.key.name, field.key.span));
+                            let optional =
+                                field.optional || matches!(field.ty.kind, TypeKind::Optional { .. });
+                            if field.default.is_none() && !optional {
+                                self.required_inputs.push((&field.key.name, field.key.span));
+                            }
                         }
                     }
                 }
@@ -299,6 +307,7 @@ impl<'a> Names<'a> {
                 if let Some(with) = with {
                     self.expr(with);
                 }
+                self.trigger_inputs(with.as_ref(), "a schedule", trigger_span(cron));
             }
             Trigger::Webhook { path, verify, with, .. } => {
                 self.template(path);
@@ -311,7 +320,50 @@ impl<'a> Names<'a> {
                     self.payload = true;
                     self.expr(with);
                     self.payload = false;
+                    // Without `with`, the body is checked against `input` when the hook is called.
+                    self.trigger_inputs(Some(with), "this webhook's `with`", trigger_span(path));
                 }
+            }
+        }
+    }
+
+    /// A trigger's `with { … }` must name inputs, and together with the inputs' defaults
+    /// supply every required input.
+    fn trigger_inputs(&mut self, with: Option<&'a Expr>, what: &str, at: Span) {
+        let given: Vec<&RecordField> = match with.map(|w| &w.kind) {
+            Some(ExprKind::Record { fields }) => fields.iter().collect(),
+            _ => Vec::new(),
+        };
+        for field in &given {
+            if !self.inputs.iter().any(|(n, _)| *n == field.key.name) {
+                let names: Vec<&str> = self.inputs.iter().map(|(n, _)| *n).collect();
+                let mut diagnostic = Diagnostic::new(
+                    Code::UnknownInput,
+                    field.key.span,
+                    format!("the flow has no input `{}` for {what} to set", field.key.name),
+                )
+                .with_primary_label("unknown input");
+                diagnostic = match closest(&field.key.name, &names) {
+                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                    None => diagnostic.with_help("`with { … }` maps values to the flow's inputs"),
+                };
+                self.diagnostics.push(diagnostic);
+            }
+        }
+        for (name, span) in self.required_inputs.clone() {
+            if !given.iter().any(|f| f.key.name == name) {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::TriggerMissingInput,
+                        at,
+                        format!("{what} cannot supply the required input `{name}`"),
+                    )
+                    .with_primary_label("this trigger starts runs without it")
+                    .with_label(span, "required: no default, not optional")
+                    .with_help(format!(
+                        "give it in `with {{ {name}: … }}`, or a default in `input {{ {name}: TYPE = … }}`"
+                    )),
+                );
             }
         }
     }
@@ -999,6 +1051,11 @@ impl<'a> Names<'a> {
             );
         }
     }
+}
+
+/// Where to point for a trigger: its first string (cron or path).
+fn trigger_span(template: &Template) -> Span {
+    template.span
 }
 
 /// The blocks directly inside a statement (not configs).

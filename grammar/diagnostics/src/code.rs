@@ -104,6 +104,8 @@ codes! {
         "A secret is put into a string (a template hole), where it could reach a log or a prompt.";
     NotIterable = "E0220", "not-iterable", Error,
         "`for` iterates over something that is not a typed list (untyped `json` included).";
+    TriggerMissingInput = "E0221", "trigger-missing-input", Error,
+        "A schedule (or a webhook's `with`) cannot supply a required input.";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,
