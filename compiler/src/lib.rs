@@ -6,6 +6,7 @@
 
 pub mod builtins;
 pub mod check;
+pub mod dag;
 pub mod effects;
 pub mod families;
 pub mod format;

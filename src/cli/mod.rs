@@ -5,6 +5,7 @@ mod explain;
 mod families;
 mod files;
 mod fmt;
+mod graph;
 mod parse;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,7 @@ enum Command {
     Parse(parse::ParseArgs),
     Explain(explain::ExplainArgs),
     Families(families::FamiliesArgs),
+    Graph(graph::GraphArgs),
 }
 
 /// Parse the command line and run the command.
@@ -54,6 +56,7 @@ pub fn run() -> ExitCode {
         Command::Parse(args) => parse::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Families(args) => families::run(args),
+        Command::Graph(args) => graph::run(args),
     };
     ExitCode::from(code)
 }

@@ -99,3 +99,40 @@ fn language_examples_check_clean() {
     }
     assert!(failures.is_empty(), "flow examples in docs/language.md have diagnostics:\n{failures}");
 }
+
+#[test]
+fn graphs_of_stdlib_flows_are_acyclic_and_render() {
+    for path in super::flows_under(&root().join("stdlib-flows")) {
+        let text = std::fs::read_to_string(&path).expect("read flow");
+        let parsed = weir_grammar::parse(&text);
+        for item in &parsed.file.items {
+            if let weir_grammar::ast::Item::Flow(flow) = item {
+                let graph = weir_compiler::dag::build(flow);
+                assert!(graph.is_acyclic_forward(), "{}: a cycle without a loop head", path.display());
+                assert!(graph.to_dot(&flow.name.name).starts_with("digraph"));
+                assert!(graph.to_mermaid().starts_with("flowchart TD"));
+            }
+        }
+    }
+    let flow = root().join("stdlib-flows/deploy-preview.flow");
+    for (format, needle) in [("dot", "digraph"), ("mermaid", "flowchart TD"), ("json", "\"expressions\"")] {
+        let out = assert_cmd::Command::cargo_bin("weir")
+            .expect("weir")
+            .args(["graph", "--format", format])
+            .arg(&flow)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{format}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(needle), "{format}");
+    }
+    let out = assert_cmd::Command::cargo_bin("weir")
+        .expect("weir")
+        .args(["graph", "--format", "json"])
+        .arg(&flow)
+        .output()
+        .expect("run");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let edges = json["flows"][0]["edges"].as_array().expect("edges");
+    assert!(edges.iter().any(|e| e["kind"] == "data"), "data edges");
+    assert!(edges.iter().any(|e| e["kind"] == "failure"), "failure edges");
+}

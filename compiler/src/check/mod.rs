@@ -8,6 +8,8 @@
 mod names;
 mod types;
 
+pub use types::expression_types;
+
 use weir_config::Config;
 use weir_diagnostics::Diagnostic;
 use weir_grammar::Parsed;

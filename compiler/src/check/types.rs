@@ -34,10 +34,23 @@ struct Typer<'a> {
     narrowed: Vec<&'a str>,
     /// Alias expansion depth, against `type A = B` / `type B = A`.
     depth: usize,
+    /// Every expression's type, when asked for (`weir graph --format json`).
+    recorded: Option<Vec<(Span, Type)>>,
+    /// Types of loop-body steps from a silent first pass, for `prev(NAME)`.
+    prev_types: HashMap<&'a str, Type>,
 }
 
 /// Type-check one flow.
 pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
+    run(flow, false).0
+}
+
+/// The type of every expression of a flow, in the order they are typed.
+pub fn expression_types(flow: &Flow) -> Vec<(Span, Type)> {
+    run(flow, true).1
+}
+
+fn run(flow: &Flow, record: bool) -> (Vec<Diagnostic>, Vec<(Span, Type)>) {
     let mut typer = Typer {
         diagnostics: Vec::new(),
         aliases: HashMap::new(),
@@ -47,6 +60,8 @@ pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
         callbacks: HashMap::new(),
         narrowed: Vec::new(),
         depth: 0,
+        recorded: record.then(Vec::new),
+        prev_types: HashMap::new(),
     };
     for stmt in &flow.body {
         if let StmtKind::TypeAlias { name, ty } = &stmt.kind {
@@ -59,7 +74,7 @@ pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
         }
     }
     typer.stmts(&flow.body);
-    typer.diagnostics
+    (typer.diagnostics, typer.recorded.unwrap_or_default())
 }
 
 impl<'a> Typer<'a> {
@@ -182,6 +197,13 @@ impl<'a> Typer<'a> {
             StmtKind::Step(step) => {
                 let ty = self.step(step);
                 self.values.insert(&step.name.name, ty);
+                // The undo runs after the step completed: it may read the step's output.
+                for entry in step.config.iter().flat_map(|c| &c.entries) {
+                    if let EntryKind::Undo { body, .. } = &entry.kind {
+                        let values = self.block_values(body);
+                        self.define_all(values, Type::optional);
+                    }
+                }
             }
             StmtKind::Callback { name, config } => {
                 let mut output = Type::record(&[]);
@@ -214,15 +236,19 @@ impl<'a> Typer<'a> {
                                 fields.extend(declared);
                             }
                         }
-                        EntryKind::OnReject { body } => {
-                            // Values made on reject exist only on that path.
-                            let values = self.block_values(body);
-                            self.define_all(values, Type::optional);
-                        }
+                        EntryKind::OnReject { .. } => {}
                         other => self.entry(other, None),
                     }
                 }
                 self.values.insert(&name.name, Type::Record { fields });
+                // `on reject` runs after the decision: it may read the approval.
+                for entry in &config.entries {
+                    if let EntryKind::OnReject { body } = &entry.kind {
+                        // Values made on reject exist only on that path.
+                        let values = self.block_values(body);
+                        self.define_all(values, Type::optional);
+                    }
+                }
             }
             StmtKind::Parallel { body } | StmtKind::Branch { body } | StmtKind::Saga { body } => {
                 let values = self.block_values(body);
@@ -235,6 +261,7 @@ impl<'a> Typer<'a> {
                     self.expr(n);
                 }
                 self.locals.push((&var.name, item));
+                self.prepass(body);
                 let values = self.block_values(body);
                 self.locals.pop();
                 self.define_all(values, Type::list);
@@ -269,6 +296,7 @@ impl<'a> Typer<'a> {
                     self.expect(max, &Type::int(), "`repeat … max`");
                 }
                 // The body runs before the condition is checked, at least once.
+                self.prepass(body);
                 let values = self.block_values(body);
                 self.define_all(values, |t| t);
                 self.expect(until, &Type::Bool, "an `until` condition");
@@ -314,7 +342,24 @@ impl<'a> Typer<'a> {
 
     /// Values made before the first statement that can leave the loop are certain after it
     /// (the loop is left only by `break`, or fails as exhausted); later ones are optional.
+    /// `prev(NAME)` may read a step defined later in the loop body: type the body once
+    /// silently first, so those steps' types are known, when the body uses `prev`.
+    fn prepass(&mut self, body: &'a Block) {
+        if !uses_prev(&body.stmts) {
+            return;
+        }
+        let diagnostics = self.diagnostics.len();
+        let recorded = self.recorded.take();
+        let values = self.block_values(body);
+        self.diagnostics.truncate(diagnostics);
+        self.recorded = recorded;
+        for (name, ty) in values {
+            self.prev_types.insert(name, ty);
+        }
+    }
+
     fn loop_body(&mut self, body: &'a Block) {
+        self.prepass(body);
         let before: Vec<&str> = self.values.keys().copied().collect();
         let mut certain: Vec<&'a str> = Vec::new();
         let mut left = false;
@@ -446,10 +491,8 @@ impl<'a> Typer<'a> {
                     }
                 }
             }
-            EntryKind::Undo { body, .. } => {
-                let values = self.block_values(body);
-                self.define_all(values, Type::optional);
-            }
+            // Walked after the step's own type is known (see `stmt`).
+            EntryKind::Undo { .. } => {}
             EntryKind::Deciders(deciders) => {
                 for rule in &deciders.rules {
                     match rule {
@@ -567,6 +610,14 @@ impl<'a> Typer<'a> {
     }
 
     fn expr(&mut self, expr: &'a Expr) -> Type {
+        let ty = self.expr_type(expr);
+        if let Some(recorded) = &mut self.recorded {
+            recorded.push((expr.span, ty.clone()));
+        }
+        ty
+    }
+
+    fn expr_type(&mut self, expr: &'a Expr) -> Type {
         match &expr.kind {
             ExprKind::Int { .. } => Type::int(),
             ExprKind::Float { .. } => Type::Float,
@@ -628,7 +679,20 @@ impl<'a> Typer<'a> {
                 }
             }
             ExprKind::Call { callee, args } => {
-                let arg_types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
+                let is_prev = matches!(&callee.kind, ExprKind::Name { name } if name == "prev");
+                let arg_types: Vec<Type> = args
+                    .iter()
+                    .map(|a| match &a.kind {
+                        ExprKind::Name { name } if is_prev && !self.values.contains_key(name.as_str()) => {
+                            let ty = self.prev_types.get(name.as_str()).cloned().unwrap_or(Type::Unknown);
+                            if let Some(recorded) = &mut self.recorded {
+                                recorded.push((a.span, ty.clone()));
+                            }
+                            ty
+                        }
+                        _ => self.expr(a),
+                    })
+                    .collect();
                 let ExprKind::Name { name } = &callee.kind else { return Type::Unknown };
                 match builtins::builtin(name).map(|b| &b.returns) {
                     Some(Returns::Fixed(ty)) => ty.clone(),
@@ -953,6 +1017,13 @@ fn can_leave(stmt: &Stmt) -> bool {
         }
         _ => false,
     }
+}
+
+/// True when any expression under these statements calls `prev`.
+fn uses_prev(stmts: &[Stmt]) -> bool {
+    // The AST is plain data: look for the call in its JSON form rather than walking every
+    // node kind twice.
+    stmts.iter().any(|s| serde_json::to_string(s).is_ok_and(|j| j.contains("\"name\":\"prev\"")))
 }
 
 /// True when `e` is (part of) a chain that contains `?.`.
