@@ -28,6 +28,8 @@ pub struct StepEffect {
     /// True for producers: where outside data enters (reads, writes, irreversible steps,
     /// callback waits and calls).
     pub producer: bool,
+    /// True for a `call` of another flow.
+    pub calls: bool,
 }
 
 /// The effects of every step of a flow, in source order (steps in undo and on-reject
@@ -168,6 +170,7 @@ fn step_effect(step: &Step, config: Option<&Project>) -> StepEffect {
         override_because,
         unattended,
         producer,
+        calls: matches!(step.call, StepCall::Call { .. }),
     }
 }
 

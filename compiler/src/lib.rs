@@ -10,5 +10,6 @@ pub mod dag;
 pub mod effects;
 pub mod families;
 pub mod format;
+pub mod interface;
 pub mod render;
 pub mod types;

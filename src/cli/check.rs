@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use weir_compiler::effects::{StepEffect, flow_effects};
+use weir_compiler::interface::Library;
 use weir_compiler::render::{FileReport, HumanOptions, json_report, render_human};
 use weir_config::Config;
 use weir_diagnostics::{Diagnostic, Severity};
@@ -65,10 +66,34 @@ pub struct Checked {
     pub effects: Vec<(String, Vec<StepEffect>)>,
 }
 
-/// Read and check one file against its project's config (whose `[checks]` levels apply).
-pub fn check_file(path: &Path, config: Option<&Config>) -> Result<Checked, String> {
+/// A flow file, read and parsed.
+pub struct Source {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    parsed: weir_grammar::Parsed,
+}
+
+/// Read and parse one file.
+fn read_source(path: &Path) -> Result<Source, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let (parsed, diagnostics) = weir_compiler::check::diagnose(&bytes, config);
+    let parsed = weir_grammar::parse_bytes(&bytes);
+    Ok(Source { path: path.to_path_buf(), bytes, parsed })
+}
+
+fn flows(source: &Source) -> impl Iterator<Item = &weir_grammar::ast::Flow> {
+    source.parsed.file.items.iter().filter_map(|item| match item {
+        Item::Flow(flow) => Some(flow),
+        Item::Error(_) => None,
+    })
+}
+
+/// Check one parsed file against its project's config (whose `[checks]` levels apply) and
+/// the flows its `call`s may name.
+fn check_source(source: &Source, config: Option<&Config>, library: &Library<'_>) -> Checked {
+    let parsed = &source.parsed;
+    let mut diagnostics = parsed.diagnostics.clone();
+    diagnostics.extend(weir_compiler::check::check_with(parsed, config, Some(library)));
+    diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     let diagnostics = match config {
         Some(config) => config.checks.apply(diagnostics),
         None => diagnostics,
@@ -76,22 +101,14 @@ pub fn check_file(path: &Path, config: Option<&Config>) -> Result<Checked, Strin
     let effects = if parsed.has_errors() {
         Vec::new()
     } else {
-        parsed
-            .file
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Flow(flow) => Some((flow.name.name.clone(), flow_effects(flow, config))),
-                Item::Error(_) => None,
-            })
-            .collect()
+        flows(source).map(|flow| (flow.name.name.clone(), flow_effects(flow, config))).collect()
     };
-    Ok(Checked {
-        path: display(path),
-        text: String::from_utf8_lossy(&bytes).into_owned(),
+    Checked {
+        path: display(&source.path),
+        text: String::from_utf8_lossy(&source.bytes).into_owned(),
         diagnostics,
         effects,
-    })
+    }
 }
 
 /// One weir.toml, read and validated.
@@ -101,6 +118,8 @@ pub struct LoadedConfig {
     pub report: Checked,
     /// What it says.
     pub config: Config,
+    /// The directory it governs (flows there may `call` each other).
+    pub dir: PathBuf,
 }
 
 /// Finds the weir.toml of each flow (from the flow's directory upwards, up to the
@@ -148,6 +167,7 @@ impl ConfigFinder {
             _ => path,
         };
         self.configs.push(LoadedConfig {
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             report: Checked { path: display(shown), text, diagnostics, effects: Vec::new() },
             config,
         });
@@ -169,8 +189,37 @@ pub fn run(args: CheckArgs) -> u8 {
             Err(message) => return usage_error(&message),
         }
     }
-    let results =
-        parallel_map(&jobs, |(path, config)| check_file(path, config.map(|i| &finder.configs[i].config)));
+    let mut sources = Vec::with_capacity(jobs.len());
+    for source in parallel_map(&jobs, |(path, _)| read_source(path)) {
+        match source {
+            Ok(source) => sources.push(source),
+            Err(message) => return usage_error(&message),
+        }
+    }
+    // `call`s resolve against the flows checked together and, when there are calls, the
+    // other flows of each project (the directory of its weir.toml).
+    let calls = sources.iter().flat_map(flows).any(weir_compiler::interface::has_calls);
+    let mut extra = Vec::new();
+    if calls {
+        let checked: std::collections::HashSet<PathBuf> =
+            jobs.iter().filter_map(|(p, _)| std::fs::canonicalize(p).ok()).collect();
+        let dirs: Vec<PathBuf> = finder.configs.iter().map(|c| c.dir.clone()).collect();
+        let others: Vec<PathBuf> = discover(&dirs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| std::fs::canonicalize(p).is_ok_and(|p| !checked.contains(&p)))
+            .collect();
+        extra = parallel_map(&others, |p| read_source(p)).into_iter().flatten().collect();
+    }
+    let library = Library::new(sources.iter().chain(&extra).flat_map(flows));
+    let indices: Vec<usize> = (0..sources.len()).collect();
+    let results = parallel_map(&indices, |&i| {
+        Ok::<Checked, String>(check_source(
+            &sources[i],
+            jobs[i].1.map(|c| &finder.configs[c].config),
+            &library,
+        ))
+    });
     let mut configs: Vec<Option<Checked>> = finder.configs.into_iter().map(|c| Some(c.report)).collect();
     let mut checked = Vec::with_capacity(results.len() + configs.len());
     for ((_, config), result) in jobs.iter().zip(results) {

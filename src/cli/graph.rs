@@ -62,14 +62,16 @@ pub fn run(args: GraphArgs) -> u8 {
             }
         }
         GraphFormat::Json => {
+            let library = weir_compiler::interface::Library::new(flows.iter().copied());
             let flows: Vec<serde_json::Value> = flows
                 .iter()
                 .map(|flow| {
                     let mut graph = weir_compiler::dag::build(flow).to_json();
-                    let expressions: Vec<serde_json::Value> = weir_compiler::check::expression_types(flow)
-                        .into_iter()
-                        .map(|(span, ty)| json!({ "span": span, "type": ty.to_string() }))
-                        .collect();
+                    let expressions: Vec<serde_json::Value> =
+                        weir_compiler::check::expression_types(flow, Some(&library))
+                            .into_iter()
+                            .map(|(span, ty)| json!({ "span": span, "type": ty.to_string() }))
+                            .collect();
                     graph["name"] = json!(flow.name.name);
                     graph["expressions"] = json!(expressions);
                     graph

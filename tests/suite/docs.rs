@@ -136,3 +136,36 @@ fn graphs_of_stdlib_flows_are_acyclic_and_render() {
     assert!(edges.iter().any(|e| e["kind"] == "data"), "data edges");
     assert!(edges.iter().any(|e| e["kind"] == "failure"), "failure edges");
 }
+
+#[test]
+fn no_expression_in_the_stdlib_flows_is_untyped() {
+    let sources: Vec<(std::path::PathBuf, weir_grammar::Parsed)> =
+        super::flows_under(&root().join("stdlib-flows"))
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).expect("read flow");
+                (p, weir_grammar::parse(&text))
+            })
+            .collect();
+    let flows: Vec<&weir_grammar::ast::Flow> = sources
+        .iter()
+        .flat_map(|(_, parsed)| parsed.file.items.iter())
+        .filter_map(|item| match item {
+            weir_grammar::ast::Item::Flow(flow) => Some(flow),
+            weir_grammar::ast::Item::Error(_) => None,
+        })
+        .collect();
+    let library = weir_compiler::interface::Library::new(flows.iter().copied());
+    let mut untyped = Vec::new();
+    let mut total = 0;
+    for flow in &flows {
+        for (span, ty) in weir_compiler::check::expression_types(flow, Some(&library)) {
+            total += 1;
+            if ty == weir_compiler::types::Type::Unknown {
+                untyped.push(format!("{} at byte {}", flow.name.name, span.start));
+            }
+        }
+    }
+    assert!(total > 1000, "only {total} expressions typed");
+    assert!(untyped.is_empty(), "untyped expressions: {untyped:?}");
+}

@@ -8,7 +8,9 @@
 mod names;
 mod types;
 
-pub use types::expression_types;
+pub use types::{expression_types, input_type, output_type};
+
+use crate::interface::Library;
 
 use weir_config::Config;
 use weir_diagnostics::Diagnostic;
@@ -20,24 +22,39 @@ use weir_grammar::ast::Item;
 /// with syntax errors are not checked: names declared in the broken statements are unknown,
 /// so every later diagnostic could be noise.
 pub fn check(parsed: &Parsed, config: Option<&Config>) -> Vec<Diagnostic> {
+    check_with(parsed, config, None)
+}
+
+/// [`check`], resolving `call`s against `library` (the project's and the library's flows).
+pub fn check_with<'a>(
+    parsed: &'a Parsed,
+    config: Option<&Config>,
+    library: Option<&'a Library<'a>>,
+) -> Vec<Diagnostic> {
     if parsed.has_errors() {
         return Vec::new();
     }
     let mut out = Vec::new();
     for item in &parsed.file.items {
         if let Item::Flow(flow) = item {
-            out.extend(names::check_flow(flow, config));
-            out.extend(types::check_flow(flow));
+            out.extend(names::check_flow(flow, config, library));
+            out.extend(types::check_flow(flow, library));
         }
     }
     out
 }
 
-/// Parse bytes and check them: every diagnostic of a file, in source order.
+/// Parse bytes and check them (calls resolve among the file's own flows): every diagnostic
+/// of a file, in source order.
 pub fn diagnose(bytes: &[u8], config: Option<&Config>) -> (Parsed, Vec<Diagnostic>) {
     let parsed = weir_grammar::parse_bytes(bytes);
     let mut diagnostics = parsed.diagnostics.clone();
-    diagnostics.extend(check(&parsed, config));
+    // Flows in one file may call each other.
+    let library = Library::new(parsed.file.items.iter().filter_map(|item| match item {
+        Item::Flow(flow) => Some(flow),
+        Item::Error(_) => None,
+    }));
+    diagnostics.extend(check_with(&parsed, config, Some(&library)));
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     (parsed, diagnostics)
 }

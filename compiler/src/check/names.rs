@@ -2,6 +2,7 @@
 
 use crate::builtins;
 use crate::families::{self, FieldKind};
+use crate::interface::{Library, Unresolved};
 use crate::types::Type;
 use std::collections::{HashMap, HashSet};
 use weir_config::Config as Project;
@@ -74,10 +75,16 @@ struct Names<'a> {
     defining: Option<&'a str>,
     /// Inside `on failure`: it runs after the run failed, so every step is "earlier".
     after_run: bool,
+    /// Flows a `call` may name (`None`: calls are not resolved).
+    library: Option<&'a Library<'a>>,
 }
 
 /// Check one flow.
-pub(super) fn check_flow<'a>(flow: &'a Flow, config: Option<&'a Project>) -> Vec<Diagnostic> {
+pub(super) fn check_flow<'a>(
+    flow: &'a Flow,
+    config: Option<&'a Project>,
+    library: Option<&'a Library<'a>>,
+) -> Vec<Diagnostic> {
     let mut names = Names {
         diagnostics: Vec::new(),
         decls: HashMap::new(),
@@ -93,6 +100,7 @@ pub(super) fn check_flow<'a>(flow: &'a Flow, config: Option<&'a Project>) -> Vec
         config,
         defining: None,
         after_run: false,
+        library,
     };
     names.declare_all(&flow.body);
     for stmt in &flow.body {
@@ -420,7 +428,9 @@ impl<'a> Names<'a> {
         match &step.call {
             StepCall::Sleep { duration, .. } => self.expr(duration),
             StepCall::Wait { target, span } => self.wait_target(target, *span),
-            StepCall::Call { .. } => {}
+            StepCall::Call { flow, version, span } => {
+                self.call_flow(flow, version.as_ref(), *span, config_entries)
+            }
             StepCall::Family { family, method, target, span } => {
                 if let Some(target) = target {
                     self.template(target);
@@ -917,6 +927,105 @@ impl<'a> Names<'a> {
                 .with_primary_label("wrong number of arguments")
                 .with_help(format!("`{name}`: {}", builtin.doc)),
             );
+        }
+    }
+
+    // ------------------------------------------------------------ calls
+
+    /// `call SLUG@RANGE { input { … } }` against the library.
+    fn call_flow(&mut self, slug: &Ident, range: Option<&Ident>, span: Span, entries: &[ConfigEntry]) {
+        let Some(library) = self.library else { return };
+        let iface = match library.resolve(&slug.name, range.map(|r| r.name.as_str())) {
+            Ok(iface) => iface,
+            Err(Unresolved::UnknownFlow) => {
+                let slugs = library.slugs();
+                let mut diagnostic = Diagnostic::new(
+                    Code::UnknownFlow,
+                    slug.span,
+                    format!("no flow is named `{}`", slug.name),
+                )
+                .with_primary_label("unknown flow");
+                diagnostic = match closest(&slug.name, &slugs) {
+                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                    None => diagnostic.with_help("a called flow must be checked with this one: in the same directory tree as its weir.toml, or among the paths given"),
+                };
+                self.diagnostics.push(diagnostic);
+                return;
+            }
+            Err(Unresolved::BadRange) => {
+                let at = range.map_or(span, |r| r.span);
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::NoMatchingVersion,
+                        at,
+                        format!("`{}` is not a version range", range.map_or("", |r| r.name.as_str())),
+                    )
+                    .with_primary_label("not semver")
+                    .with_help("write a semver range such as `^1`, `~1.4` or `>=1.2, <2`"),
+                );
+                return;
+            }
+            Err(Unresolved::NoMatchingVersion(versions)) => {
+                let at = range.map_or(span, |r| r.span);
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::NoMatchingVersion,
+                        at,
+                        format!(
+                            "no version of `{}` matches `{}`",
+                            slug.name,
+                            range.map_or("", |r| r.name.as_str())
+                        ),
+                    )
+                    .with_primary_label("no matching version")
+                    .with_help(if versions.is_empty() {
+                        "the flow declares no valid `version \"SEMVER\"`".to_string()
+                    } else {
+                        format!("versions found: {}", versions.join(", "))
+                    }),
+                );
+                return;
+            }
+        };
+        let given: Vec<&RecordField> = entries
+            .iter()
+            .find_map(|e| match &e.kind {
+                EntryKind::Plain { key, value } if key.name == "input" => match &value.kind {
+                    ExprKind::Record { fields } => Some(fields.iter().collect()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .unwrap_or_default();
+        let inputs = iface.inputs();
+        for field in &given {
+            if !inputs.iter().any(|(n, _, _)| *n == field.key.name) {
+                let names: Vec<&str> = inputs.iter().map(|(n, _, _)| n.as_str()).collect();
+                let mut diagnostic = Diagnostic::new(
+                    Code::UnknownInput,
+                    field.key.span,
+                    format!("`{}` has no input `{}`", slug.name, field.key.name),
+                )
+                .with_primary_label("unknown input of the called flow");
+                diagnostic = match closest(&field.key.name, &names) {
+                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+                    None => diagnostic.with_help(format!("its inputs are {}", backticked(&names))),
+                };
+                self.diagnostics.push(diagnostic);
+            }
+        }
+        for (name, ty, required) in inputs {
+            if *required && !given.iter().any(|f| f.key.name == *name) {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::CallMissingInput,
+                        slug.span,
+                        format!("the call of `{}` does not give its required input `{name}`", slug.name),
+                    )
+                    .with_primary_label(format!("`{name}: {ty}` missing"))
+                    .with_help(format!("add it: `input {{ {name}: … }}`")),
+                );
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 
 use crate::builtins::{self, Returns};
 use crate::families::{self, FieldKind};
+use crate::interface::Library;
 use crate::types::{Field, ResKind, Type};
 use std::collections::HashMap;
 use weir_diagnostics::{Code, Diagnostic, Span};
@@ -38,19 +39,34 @@ struct Typer<'a> {
     recorded: Option<Vec<(Span, Type)>>,
     /// Types of loop-body steps from a silent first pass, for `prev(NAME)`.
     prev_types: HashMap<&'a str, Type>,
+    /// Flows a `call` may name.
+    library: Option<&'a Library<'a>>,
+    /// The type of the flow's `output`, once seen.
+    output: Option<Type>,
 }
 
 /// Type-check one flow.
-pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
-    run(flow, false).0
+pub(super) fn check_flow<'a>(flow: &'a Flow, library: Option<&'a Library<'a>>) -> Vec<Diagnostic> {
+    run(flow, false, library).diagnostics
 }
 
-/// The type of every expression of a flow, in the order they are typed.
-pub fn expression_types(flow: &Flow) -> Vec<(Span, Type)> {
-    run(flow, true).1
+/// The type of every expression of a flow, in the order they are typed (`call`s resolved
+/// against `library`).
+pub fn expression_types<'a>(flow: &'a Flow, library: Option<&'a Library<'a>>) -> Vec<(Span, Type)> {
+    run(flow, true, library).recorded.unwrap_or_default()
 }
 
-fn run(flow: &Flow, record: bool) -> (Vec<Diagnostic>, Vec<(Span, Type)>) {
+/// The type of a flow's `output` (nothing when it has none): what a `call` of it returns.
+pub fn output_type(flow: &Flow) -> Type {
+    run(flow, false, None).output.unwrap_or(Type::Unit)
+}
+
+/// The record of a flow's inputs.
+pub fn input_type(flow: &Flow) -> Type {
+    run(flow, false, None).inputs
+}
+
+fn run<'a>(flow: &'a Flow, record: bool, library: Option<&'a Library<'a>>) -> Typer<'a> {
     let mut typer = Typer {
         diagnostics: Vec::new(),
         aliases: HashMap::new(),
@@ -62,6 +78,8 @@ fn run(flow: &Flow, record: bool) -> (Vec<Diagnostic>, Vec<(Span, Type)>) {
         depth: 0,
         recorded: record.then(Vec::new),
         prev_types: HashMap::new(),
+        library,
+        output: None,
     };
     for stmt in &flow.body {
         if let StmtKind::TypeAlias { name, ty } = &stmt.kind {
@@ -74,7 +92,7 @@ fn run(flow: &Flow, record: bool) -> (Vec<Diagnostic>, Vec<(Span, Type)>) {
         }
     }
     typer.stmts(&flow.body);
-    (typer.diagnostics, typer.recorded.unwrap_or_default())
+    typer
 }
 
 impl<'a> Typer<'a> {
@@ -166,7 +184,11 @@ impl<'a> Typer<'a> {
                 let ty = self.expr(value);
                 self.values.insert(&name.name, ty);
             }
-            StmtKind::Output { value } | StmtKind::Log { value } => {
+            StmtKind::Output { value } => {
+                let ty = self.expr(value);
+                self.output = Some(ty);
+            }
+            StmtKind::Log { value } => {
                 self.expr(value);
             }
             StmtKind::Timeout { value } => self.expect(value, &Type::Duration, "a run's `timeout`"),
@@ -424,7 +446,15 @@ impl<'a> Typer<'a> {
                 }
                 return ty;
             }
-            StepCall::Call { .. } => (families::family("call"), None),
+            StepCall::Call { flow, version, .. } => {
+                for entry in entries {
+                    self.entry(&entry.kind, families::family("call"));
+                }
+                return self
+                    .library
+                    .and_then(|l| l.resolve(&flow.name, version.as_ref().map(|v| v.name.as_str())).ok())
+                    .map_or(Type::Unknown, |i| i.output().clone());
+            }
         };
         let mut value_type = None;
         for entry in entries {
