@@ -4,6 +4,7 @@ mod cli;
 mod corpus;
 mod docs;
 mod fmt;
+mod semantics;
 mod stdlib;
 mod tidy;
 mod ui;

@@ -1,8 +1,8 @@
 //! Golden diagnostics: every `tests/ui/<code-name>/<case>.flow` is rendered and compared with
 //! `<case>.golden` next to it. Cases are discovered, never listed. A case with inline
 //! `# error: <name>` (or `# warning: <name>`) comments must produce exactly those diagnostics
-//! on exactly those lines; a case without them must produce at least one diagnostic of its
-//! directory's code.
+//! on exactly those lines; a case with a `# fine: why` line is a near miss and must produce
+//! none; any other case must produce at least one diagnostic of its directory's code.
 //!
 //! A directory `tests/ui/<code-name>/<case>/` holding a `weir.toml` (and optionally a
 //! `main.flow` checked with that config's `[checks]` levels) is a config case, rendered into
@@ -56,7 +56,14 @@ fn ui_goldens() {
             .collect();
         actual.sort();
         let expected = expectations(&text);
-        if expected.is_empty() {
+        let near_miss = text.lines().any(|l| l.trim_start().starts_with("# fine:"));
+        if near_miss {
+            // A near miss: close to the mistake its directory is about, and fine.
+            if !actual.is_empty() {
+                failures
+                    .push(format!("{relative}: a `# fine:` case must give no diagnostic; got {actual:?}"));
+            }
+        } else if expected.is_empty() {
             if !actual.iter().any(|(_, name)| name == code_dir) {
                 failures.push(format!("{relative}: no `{code_dir}` diagnostic; got {actual:?}"));
             }
