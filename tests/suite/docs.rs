@@ -169,3 +169,39 @@ fn no_expression_in_the_stdlib_flows_is_untyped() {
     assert!(total > 1000, "only {total} expressions typed");
     assert!(untyped.is_empty(), "untyped expressions: {untyped:?}");
 }
+
+/// The "What weir says" block of every diagnostics page whose example is a flow alone (not
+/// a weir.toml) is what `weir check` prints for its "Bad" example today.
+#[test]
+fn diagnostics_pages_show_current_output() {
+    let dir = root().join("docs/diagnostics");
+    let mut stale = Vec::new();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(&dir).expect("docs/diagnostics").flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for page in entries {
+        let text = std::fs::read_to_string(&page).expect("read page");
+        if text.contains("```toml") || !text.contains("## Bad") || !text.contains("## What weir says") {
+            continue;
+        }
+        let bad_section =
+            &text[text.find("## Bad").expect("bad")..text.find("## What weir says").expect("says")];
+        let Some(start) = bad_section.find("```flow\n") else { continue };
+        let flow = &bad_section[start + 8..];
+        let flow = &flow[..flow.find("```").expect("closing fence")];
+        let said = &text[text.find("## What weir says").expect("says")..];
+        let said = &said[said.find("```text\n").expect("text fence") + 8..];
+        let said = &said[..said.find("```").expect("closing fence")];
+        let (_, diagnostics) = weir_compiler::check::diagnose(flow.as_bytes(), None);
+        let rendered = weir_compiler::render::render_human(
+            "example.flow",
+            flow,
+            &diagnostics,
+            weir_compiler::render::HumanOptions::default(),
+        );
+        if rendered.trim() != said.trim() {
+            stale.push(page.display().to_string());
+        }
+    }
+    assert!(stale.is_empty(), "pages whose 'What weir says' is stale: {stale:?}");
+}

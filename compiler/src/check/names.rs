@@ -902,7 +902,9 @@ impl<'a> Names<'a> {
             let mut diagnostic =
                 Diagnostic::new(Code::UnknownFunction, span, format!("`{name}` is not a builtin function"))
                     .with_primary_label("unknown function");
-            diagnostic = match closest(name, &names) {
+            let prefix =
+                names.iter().find(|b| name.starts_with(&b[..b.len().min(3)]) && b.len() >= 3).copied();
+            diagnostic = match closest(name, &names).or(prefix) {
                 Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
                 None => diagnostic.with_help("run `weir explain unknown-function` for the list of builtins"),
             };
@@ -987,16 +989,16 @@ impl<'a> Names<'a> {
                 return;
             }
         };
-        let given: Vec<&RecordField> = entries
-            .iter()
-            .find_map(|e| match &e.kind {
-                EntryKind::Plain { key, value } if key.name == "input" => match &value.kind {
-                    ExprKind::Record { fields } => Some(fields.iter().collect()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .unwrap_or_default();
+        let input = entries.iter().find_map(|e| match &e.kind {
+            EntryKind::Plain { key, value } if key.name == "input" => Some(value),
+            _ => None,
+        });
+        let given: Vec<&RecordField> = match input.map(|v| &v.kind) {
+            Some(ExprKind::Record { fields }) => fields.iter().collect(),
+            // A record built elsewhere (`input args`): its fields are the type pass's business.
+            Some(_) => return,
+            None => Vec::new(),
+        };
         let inputs = iface.inputs();
         for field in &given {
             if !inputs.iter().any(|(n, _, _)| *n == field.key.name) {

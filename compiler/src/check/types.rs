@@ -32,7 +32,7 @@ struct Typer<'a> {
     /// Declared outputs of callbacks, for `wait NAME`.
     callbacks: HashMap<&'a str, Type>,
     /// Names narrowed to non-none by an enclosing `if NAME != none`.
-    narrowed: Vec<&'a str>,
+    narrowed: Vec<String>,
     /// Alias expansion depth, against `type A = B` / `type B = A`.
     depth: usize,
     /// Every expression's type, when asked for (`weir graph --format json`).
@@ -186,10 +186,12 @@ impl<'a> Typer<'a> {
             }
             StmtKind::Output { value } => {
                 let ty = self.expr(value);
+                self.no_secret(&ty, value.span, "a flow's output");
                 self.output = Some(ty);
             }
             StmtKind::Log { value } => {
-                self.expr(value);
+                let ty = self.expr(value);
+                self.no_secret(&ty, value.span, "run history");
             }
             StmtKind::Timeout { value } => self.expect(value, &Type::Duration, "a run's `timeout`"),
             StmtKind::Concurrency(Concurrency::Max { max, per, .. }) => {
@@ -289,22 +291,28 @@ impl<'a> Typer<'a> {
                 self.define_all(values, Type::list);
             }
             StmtKind::If { arms, else_body } => {
+                // `x == none` in an arm narrows x in every later arm and the else.
+                let outer = self.narrowed.len();
                 for arm in arms {
                     self.expect(&arm.cond, &Type::Bool, "a condition");
-                    let narrowed = narrowed_name(&arm.cond);
-                    if let Some(name) = narrowed {
-                        self.narrowed.push(name);
+                    let narrowed = narrowed_path(&arm.cond, BinaryOp::Ne);
+                    if let Some(path) = &narrowed {
+                        self.narrowed.push(path.clone());
                     }
                     let values = self.block_values(&arm.body);
                     if narrowed.is_some() {
                         self.narrowed.pop();
                     }
                     self.define_all(values, Type::optional);
+                    if let Some(path) = narrowed_path(&arm.cond, BinaryOp::Eq) {
+                        self.narrowed.push(path);
+                    }
                 }
                 if let Some(body) = else_body {
                     let values = self.block_values(body);
                     self.define_all(values, Type::optional);
                 }
+                self.narrowed.truncate(outer);
             }
             StmtKind::Loop { max, body } => {
                 if let Some(max) = max {
@@ -352,7 +360,8 @@ impl<'a> Typer<'a> {
                 }
             }
             StmtKind::Return { value: Some(value) } => {
-                self.expr(value);
+                let ty = self.expr(value);
+                self.no_secret(&ty, value.span, "a flow's output");
             }
             StmtKind::Sleep { duration } => self.expect(duration, &Type::Duration, "`sleep`"),
             StmtKind::Wait { target } => {
@@ -505,6 +514,16 @@ impl<'a> Typer<'a> {
                 let found = self.expr(value);
                 if let Some(kind) = kind {
                     self.field_kind(kind, &found, value, &key.name);
+                    if matches!(
+                        kind,
+                        FieldKind::Any
+                            | FieldKind::Record
+                            | FieldKind::List
+                            | FieldKind::String
+                            | FieldKind::Text
+                    ) {
+                        self.no_secret(&found, value.span, &format!("`{}`", key.name));
+                    }
                 }
             }
             EntryKind::List { values, .. } => {
@@ -591,12 +610,26 @@ impl<'a> Typer<'a> {
     fn mismatch(&mut self, span: Span, what: &str, found: &Type) {
         let mut diagnostic = Diagnostic::new(Code::TypeMismatch, span, format!("{what}, found `{found}`"))
             .with_primary_label(format!("this is `{found}`"));
+        if what.contains("duration") && matches!(found, Type::Int { .. }) {
+            diagnostic = diagnostic.with_help("a duration has a unit: write `30s`, `5m` or `2h`");
+        }
         if let Type::Optional { inner } = found {
             diagnostic = diagnostic.with_help(format!(
                 "the value may be `none`: give a default with `?? …`, or narrow it with `if x != none` (then it is `{inner}`)"
             ));
         }
         self.diagnostics.push(diagnostic);
+    }
+
+    /// A secret inside a value headed for a log, an output or a body.
+    fn no_secret(&mut self, ty: &Type, span: Span, place: &str) {
+        if contains_secret(ty) {
+            self.diagnostics.push(
+                Diagnostic::new(Code::SecretAsString, span, format!("a secret would reach {place}"))
+                    .with_primary_label("holds a secret")
+                    .with_help("a secret goes only to a field typed `secret` (auth, a header, ssh env, webhook verification)"),
+            );
+        }
     }
 
     fn template(&mut self, template: &'a Template) {
@@ -620,7 +653,7 @@ impl<'a> Typer<'a> {
         }
         if let Some(ty) = self.values.get(name) {
             return match ty {
-                Type::Optional { inner } if self.narrowed.contains(&name) => (**inner).clone(),
+                Type::Optional { inner } if self.narrowed.iter().any(|n| n == name) => (**inner).clone(),
                 other => other.clone(),
             };
         }
@@ -757,9 +790,9 @@ impl<'a> Typer<'a> {
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let l = self.expr(lhs);
-                let narrowed = if *op == BinaryOp::And { narrowed_name(lhs) } else { None };
-                if let Some(name) = narrowed {
-                    self.narrowed.push(name);
+                let narrowed = if *op == BinaryOp::And { narrowed_path(lhs, BinaryOp::Ne) } else { None };
+                if let Some(path) = &narrowed {
+                    self.narrowed.push(path.clone());
                 }
                 let r = self.expr(rhs);
                 if narrowed.is_some() {
@@ -775,6 +808,11 @@ impl<'a> Typer<'a> {
     fn field(&mut self, base_ty: &Type, base: &'a Expr, name: &'a Ident, optional: bool) -> Type {
         match base_ty {
             Type::Unknown | Type::Json => base_ty.clone(),
+            // Narrowed by an enclosing `if PATH != none`.
+            Type::Optional { inner } if self.narrowed.contains(&describe_expr(base)) => {
+                let inner = (**inner).clone();
+                self.field(&inner, base, name, optional)
+            }
             // `a?.b.c`: a `?.` short-circuits the rest of its chain.
             Type::Optional { inner } if optional || in_optional_chain(base) => {
                 let inner = (**inner).clone();
@@ -789,7 +827,7 @@ impl<'a> Typer<'a> {
                     )
                     .with_primary_label("may be none")
                     .with_help(format!(
-                        "write `{0}?.{1}` (none if it is none), `({0}?.{1}) ?? default`, or narrow with `if {0} != none {{ … }}`",
+                        "write `{0}?.{1}…` (none if it is none) with `?? default` at the end, or narrow with `if {0} != none {{ … }}`",
                         describe_expr(base),
                         name.name
                     )),
@@ -954,6 +992,16 @@ impl<'a> Typer<'a> {
     }
 }
 
+/// True when a value of this type is or holds a secret.
+fn contains_secret(t: &Type) -> bool {
+    match t {
+        Type::Secret => true,
+        Type::Record { fields } => fields.iter().any(|f| contains_secret(&f.ty)),
+        Type::List { item } | Type::Optional { inner: item } => contains_secret(item),
+        _ => false,
+    }
+}
+
 /// `a + b` and friends, or `None` when the operation does not exist.
 fn arithmetic(op: BinaryOp, l: &Type, r: &Type) -> Option<Type> {
     use BinaryOp::*;
@@ -1020,12 +1068,18 @@ fn widen(t: Type) -> Type {
 }
 
 /// `NAME != none` (or `none != NAME`) narrows NAME in what it guards.
-fn narrowed_name(cond: &Expr) -> Option<&str> {
-    let ExprKind::Binary { op: BinaryOp::Ne, lhs, rhs } = &cond.kind else { return None };
-    match (&lhs.kind, &rhs.kind) {
-        (ExprKind::Name { name }, ExprKind::None) | (ExprKind::None, ExprKind::Name { name }) => Some(name),
-        _ => None,
+fn narrowed_path(cond: &Expr, op: BinaryOp) -> Option<String> {
+    let ExprKind::Binary { op: found, lhs, rhs } = &cond.kind else { return None };
+    if *found != op {
+        return None;
     }
+    let path = match (&lhs.kind, &rhs.kind) {
+        (_, ExprKind::None) => lhs,
+        (ExprKind::None, _) => rhs,
+        _ => return None,
+    };
+    matches!(path.kind, ExprKind::Name { .. } | ExprKind::Field { optional: false, .. })
+        .then(|| describe_expr(path))
 }
 
 /// True when a statement can leave the enclosing loop (`continue` stays in it; running
