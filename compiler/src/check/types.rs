@@ -41,6 +41,8 @@ struct Typer<'a> {
     prev_types: HashMap<&'a str, Type>,
     /// Flows a `call` may name.
     library: Option<&'a Library<'a>>,
+    /// Names of `values` in the order they came into scope.
+    order: Vec<&'a str>,
     /// The type of the flow's `output`, once seen.
     output: Option<Type>,
 }
@@ -80,6 +82,7 @@ fn run<'a>(flow: &'a Flow, record: bool, library: Option<&'a Library<'a>>) -> Ty
         prev_types: HashMap::new(),
         library,
         output: None,
+        order: Vec::new(),
     };
     for stmt in &flow.body {
         if let StmtKind::TypeAlias { name, ty } = &stmt.kind {
@@ -164,17 +167,24 @@ impl<'a> Typer<'a> {
         }
     }
 
-    /// Run `f` over a block and return the values it defined, removed from scope.
+    /// Bring a value into scope, remembering the order so a block can tell what it added.
+    fn define(&mut self, name: &'a str, ty: Type) {
+        if self.values.insert(name, ty).is_none() {
+            self.order.push(name);
+        }
+    }
+
+    /// Type a block and return the values it defined, removed from scope.
     fn block_values(&mut self, block: &'a Block) -> Vec<(&'a str, Type)> {
-        let before: Vec<&str> = self.values.keys().copied().collect();
+        let mark = self.order.len();
         self.stmts(&block.stmts);
-        let new: Vec<&'a str> = self.values.keys().copied().filter(|k| !before.contains(k)).collect();
+        let new: Vec<&'a str> = self.order.drain(mark..).collect();
         new.into_iter().filter_map(|k| self.values.remove(k).map(|t| (k, t))).collect()
     }
 
     fn define_all(&mut self, values: Vec<(&'a str, Type)>, wrap: impl Fn(Type) -> Type) {
         for (name, ty) in values {
-            self.values.insert(name, wrap(ty));
+            self.define(name, wrap(ty));
         }
     }
 
@@ -182,7 +192,7 @@ impl<'a> Typer<'a> {
         match &stmt.kind {
             StmtKind::Const { name, value } => {
                 let ty = self.expr(value);
-                self.values.insert(&name.name, ty);
+                self.define(&name.name, ty);
             }
             StmtKind::Output { value } => {
                 let ty = self.expr(value);
@@ -220,7 +230,7 @@ impl<'a> Typer<'a> {
             }
             StmtKind::Step(step) => {
                 let ty = self.step(step);
-                self.values.insert(&step.name.name, ty);
+                self.define(&step.name.name, ty);
                 // The undo runs after the step completed: it may read the step's output.
                 for entry in step.config.iter().flat_map(|c| &c.entries) {
                     if let EntryKind::Undo { body, .. } = &entry.kind {
@@ -238,7 +248,7 @@ impl<'a> Typer<'a> {
                     }
                 }
                 self.callbacks.insert(&name.name, output);
-                self.values.insert(&name.name, Type::record(&[("url", Type::String)]));
+                self.define(&name.name, Type::record(&[("url", Type::String)]));
             }
             StmtKind::Approval { name, config } => {
                 let mut fields = vec![
@@ -264,7 +274,7 @@ impl<'a> Typer<'a> {
                         other => self.entry(other, None),
                     }
                 }
-                self.values.insert(&name.name, Type::Record { fields });
+                self.define(&name.name, Type::Record { fields });
                 // `on reject` runs after the decision: it may read the approval.
                 for entry in &config.entries {
                     if let EntryKind::OnReject { body } = &entry.kind {
@@ -391,7 +401,7 @@ impl<'a> Typer<'a> {
 
     fn loop_body(&mut self, body: &'a Block) {
         self.prepass(body);
-        let before: Vec<&str> = self.values.keys().copied().collect();
+        let mark = self.order.len();
         let mut certain: Vec<&'a str> = Vec::new();
         let mut left = false;
         for stmt in &body.stmts {
@@ -401,7 +411,7 @@ impl<'a> Typer<'a> {
                 certain.push(&step.name.name);
             }
         }
-        let new: Vec<&'a str> = self.values.keys().copied().filter(|k| !before.contains(k)).collect();
+        let new: Vec<&'a str> = self.order[mark..].to_vec();
         for name in new {
             if !certain.contains(&name)
                 && let Some(ty) = self.values.remove(name)
