@@ -89,7 +89,7 @@ fn flows(source: &Source) -> impl Iterator<Item = &weir_grammar::ast::Flow> {
 
 /// Check one parsed file against its project's config (whose `[checks]` levels apply) and
 /// the flows its `call`s may name.
-fn check_source(source: &Source, config: Option<&Config>, library: &Library<'_>) -> Checked {
+fn check_source(source: &Source, config: Option<&Config>, library: &Library<'_>, explain: bool) -> Checked {
     let parsed = &source.parsed;
     let mut diagnostics = parsed.diagnostics.clone();
     diagnostics.extend(weir_compiler::check::check_with(parsed, config, Some(library)));
@@ -98,7 +98,7 @@ fn check_source(source: &Source, config: Option<&Config>, library: &Library<'_>)
         Some(config) => config.checks.apply(diagnostics),
         None => diagnostics,
     };
-    let effects = if parsed.has_errors() {
+    let effects = if !explain || parsed.has_errors() {
         Vec::new()
     } else {
         flows(source).map(|flow| (flow.name.name.clone(), flow_effects(flow, config))).collect()
@@ -218,6 +218,7 @@ pub fn run(args: CheckArgs) -> u8 {
             &sources[i],
             jobs[i].1.map(|c| &finder.configs[c].config),
             &library,
+            args.explain,
         ))
     });
     let mut configs: Vec<Option<Checked>> = finder.configs.into_iter().map(|c| Some(c.report)).collect();
