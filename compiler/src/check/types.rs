@@ -466,13 +466,36 @@ impl<'a> Typer<'a> {
                 return ty;
             }
             StepCall::Call { flow, version, .. } => {
-                for entry in entries {
-                    self.entry(&entry.kind, families::family("call"));
-                }
-                return self
+                let callee = self
                     .library
-                    .and_then(|l| l.resolve(&flow.name, version.as_ref().map(|v| v.name.as_str())).ok())
-                    .map_or(Type::Unknown, |i| i.output().clone());
+                    .and_then(|l| l.resolve(&flow.name, version.as_ref().map(|v| v.name.as_str())).ok());
+                for entry in entries {
+                    match (&entry.kind, callee) {
+                        // Each input given must fit the called flow's declared type.
+                        (EntryKind::Plain { key, value }, Some(callee)) if key.name == "input" => {
+                            let ExprKind::Record { fields } = &value.kind else {
+                                self.expr(value);
+                                continue;
+                            };
+                            for field in fields {
+                                let found = self.expr(&field.value);
+                                let wanted = callee.inputs().iter().find(|(n, _, _)| *n == field.key.name);
+                                if let Some((name, want, _)) = wanted
+                                    && !compatible(want, &found)
+                                    && !(is_textual(want) && is_textual(&found))
+                                {
+                                    self.mismatch(
+                                        field.value.span,
+                                        &format!("input `{name}` of `{}` takes `{want}`", flow.name),
+                                        &found,
+                                    );
+                                }
+                            }
+                        }
+                        (kind, _) => self.entry(kind, families::family("call")),
+                    }
+                }
+                return callee.map_or(Type::Unknown, |i| i.output().clone());
             }
         };
         let mut value_type = None;
