@@ -106,6 +106,12 @@ codes! {
         "`for` iterates over something that is not a typed list (untyped `json` included).";
     TriggerMissingInput = "E0221", "trigger-missing-input", Error,
         "A schedule (or a webhook's `with`) cannot supply a required input.";
+    UnknownFlow = "E0222", "unknown-flow", Error,
+        "`call SLUG` names no flow of the project or the library.";
+    NoMatchingVersion = "E0223", "no-matching-version", Error,
+        "`call SLUG@RANGE` matches no version of that flow (or the range is not a semver range).";
+    CallMissingInput = "E0224", "call-missing-input", Error,
+        "A `call` does not give an input the called flow requires.";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,
