@@ -77,6 +77,8 @@ struct Names<'a> {
     after_run: bool,
     /// Flows a `call` may name (`None`: calls are not resolved).
     library: Option<&'a Library<'a>>,
+    /// Names computed by sibling branches of enclosing `parallel`s.
+    siblings: Vec<Vec<&'a str>>,
 }
 
 /// Check one flow.
@@ -101,6 +103,7 @@ pub(super) fn check_flow<'a>(
         defining: None,
         after_run: false,
         library,
+        siblings: Vec::new(),
     };
     names.declare_all(&flow.body);
     for stmt in &flow.body {
@@ -230,9 +233,22 @@ impl<'a> Names<'a> {
             StmtKind::Step(step) => self.step(step),
             StmtKind::Callback { config, .. } => self.plain_config(config, CALLBACK_KEYS, "a callback"),
             StmtKind::Approval { config, .. } => self.plain_config(config, APPROVAL_KEYS, "an approval"),
-            StmtKind::Parallel { body } | StmtKind::Branch { body } | StmtKind::Saga { body } => {
-                self.block(body)
+            StmtKind::Parallel { body } => {
+                // Branches run at the same time: none may read what a sibling computes.
+                let per_branch: Vec<Vec<&'a str>> = body.stmts.iter().map(declared_in).collect();
+                for (i, branch) in body.stmts.iter().enumerate() {
+                    let siblings: Vec<&'a str> = per_branch
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .flat_map(|(_, names)| names.iter().copied())
+                        .collect();
+                    self.siblings.push(siblings);
+                    self.stmt(branch);
+                    self.siblings.pop();
+                }
             }
+            StmtKind::Branch { body } | StmtKind::Saga { body } => self.block(body),
             StmtKind::For { var, iter, parallel, body } => {
                 self.expr(iter);
                 if let Some(n) = parallel {
@@ -813,6 +829,19 @@ impl<'a> Names<'a> {
                         .with_label(decl.span, "while this step runs")
                         .with_help("a step's output exists once it completes; in a loop, `prev(NAME)` reads the previous iteration's"),
                 );
+            } else if self.siblings.iter().any(|s| s.contains(&name)) && !self.in_prev {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UsedBeforeDefined,
+                        span,
+                        format!("`{name}` is computed by another branch of the same `parallel`"),
+                    )
+                    .with_primary_label("not available in this branch")
+                    .with_label(decl.span, "computed in a sibling branch, at the same time")
+                    .with_help(
+                        "read it after the `parallel`, or put both steps in one `branch { … }` in order",
+                    ),
+                );
             } else if decl.order > span.start && !in_until_body && !self.in_prev && !self.after_run {
                 self.too_early(name, span, decl);
             }
@@ -1167,6 +1196,22 @@ impl<'a> Names<'a> {
 /// Where to point for a trigger: its first string (cron or path).
 fn trigger_span(template: &Template) -> Span {
     template.span
+}
+
+/// Names of the steps, approvals and callbacks a statement defines, nested ones included.
+fn declared_in(stmt: &Stmt) -> Vec<&str> {
+    let mut out = Vec::new();
+    match &stmt.kind {
+        StmtKind::Step(step) => out.push(step.name.name.as_str()),
+        StmtKind::Approval { name, .. } | StmtKind::Callback { name, .. } => out.push(name.name.as_str()),
+        _ => {}
+    }
+    for block in child_blocks(&stmt.kind) {
+        for inner in &block.stmts {
+            out.extend(declared_in(inner));
+        }
+    }
+    out
 }
 
 /// The blocks directly inside a statement (not configs).
