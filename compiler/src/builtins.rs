@@ -85,3 +85,60 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
 pub fn names() -> Vec<&'static str> {
     builtins().iter().map(|b| b.name).collect()
 }
+
+/// What a builtin's argument must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Param {
+    /// `string`, `text` or a string literal type.
+    Text,
+    /// An `int`.
+    Int,
+    /// A number or a duration.
+    Number,
+    /// A `duration`.
+    Duration,
+    /// A `time`.
+    Time,
+    /// A resource (`res<…>`).
+    Res,
+    /// A list.
+    List,
+    /// Anything.
+    Any,
+}
+
+impl Param {
+    /// How the kind reads in a message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Param::Text => "a string",
+            Param::Int => "an int",
+            Param::Number => "a number or a duration",
+            Param::Duration => "a duration",
+            Param::Time => "a time",
+            Param::Res => "a resource (`res<…>`)",
+            Param::List => "a list",
+            Param::Any => "any value",
+        }
+    }
+}
+
+/// The kinds of a builtin's arguments, in order (the last repeats for optional ones).
+pub fn params(name: &str) -> &'static [Param] {
+    use Param::*;
+    match name {
+        "lower" | "upper" | "trim" | "url_encode" | "quote_shell" => &[Text],
+        "starts_with" | "ends_with" | "split" => &[Text, Text],
+        "replace" => &[Text, Text, Text],
+        "join" => &[List, Text],
+        "parse_json" | "to_res" => &[Text],
+        "read_text" => &[Res, Int],
+        "signed_url" => &[Res, Duration],
+        "format_time" => &[Time, Text, Text],
+        "parse_time" => &[Text, Text],
+        "min" | "max" => &[Number, Number],
+        "round" => &[Number],
+        _ => &[],
+    }
+}

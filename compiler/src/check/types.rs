@@ -790,6 +790,16 @@ impl<'a> Typer<'a> {
                     })
                     .collect();
                 let ExprKind::Name { name } = &callee.kind else { return Type::Unknown };
+                for (i, (arg, ty)) in args.iter().zip(&arg_types).enumerate() {
+                    let Some(param) = builtins::params(name).get(i).copied() else { break };
+                    if !fits(param, ty) {
+                        self.mismatch(
+                            arg.span,
+                            &format!("argument {} of `{name}` takes {}", i + 1, param.describe()),
+                            ty,
+                        );
+                    }
+                }
                 match builtins::builtin(name).map(|b| &b.returns) {
                     Some(Returns::Fixed(ty)) => ty.clone(),
                     Some(Returns::FirstArgOptional) => {
@@ -1022,6 +1032,25 @@ impl<'a> Typer<'a> {
                 Type::Unknown
             }
         }
+    }
+}
+
+/// May a value of type `t` be passed where a builtin takes `param`?
+fn fits(param: builtins::Param, t: &Type) -> bool {
+    use builtins::Param;
+    let t = match t {
+        Type::Unknown | Type::Json => return true,
+        other => other,
+    };
+    match param {
+        Param::Text => is_textual(t),
+        Param::Int => matches!(t, Type::Int { .. }),
+        Param::Number => matches!(t, Type::Int { .. } | Type::Float | Type::Duration),
+        Param::Duration => matches!(t, Type::Duration),
+        Param::Time => matches!(t, Type::Time),
+        Param::Res => matches!(t, Type::Res { .. }),
+        Param::List => matches!(t, Type::List { .. }),
+        Param::Any => true,
     }
 }
 
