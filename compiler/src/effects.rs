@@ -3,6 +3,7 @@
 //! proved on top of this (issue 6); `weir check --explain` prints it.
 
 use crate::families::{self, Effect, sql_effect};
+use crate::interface::Library;
 use serde::Serialize;
 use weir_config::Config as Project;
 use weir_diagnostics::Span;
@@ -35,20 +36,37 @@ pub struct StepEffect {
 /// The effects of every step of a flow, in source order (steps in undo and on-reject
 /// blocks included).
 pub fn flow_effects(flow: &Flow, config: Option<&Project>) -> Vec<StepEffect> {
+    flow_effects_with(flow, config, None)
+}
+
+/// [`flow_effects`], with `call`s taking the strongest class among the called flow's steps.
+pub fn flow_effects_with(
+    flow: &Flow,
+    config: Option<&Project>,
+    library: Option<&Library<'_>>,
+) -> Vec<StepEffect> {
     let mut out = Vec::new();
-    collect(&flow.body, config, &mut out);
+    collect(&flow.body, &Ctx { config, library, depth: 0 }, &mut out);
     out
 }
 
-fn collect(stmts: &[Stmt], config: Option<&Project>, out: &mut Vec<StepEffect>) {
+/// What effect computation needs besides the tree.
+struct Ctx<'c, 'l> {
+    config: Option<&'c Project>,
+    library: Option<&'c Library<'l>>,
+    /// Nesting of calls followed, against call cycles.
+    depth: usize,
+}
+
+fn collect(stmts: &[Stmt], ctx: &Ctx<'_, '_>, out: &mut Vec<StepEffect>) {
     for stmt in stmts {
         match &stmt.kind {
             StmtKind::Step(step) => {
-                out.push(step_effect(step, config));
+                out.push(step_effect(step, ctx));
                 if let Some(c) = &step.config {
                     for entry in &c.entries {
                         if let EntryKind::Undo { body, .. } = &entry.kind {
-                            collect(&body.stmts, config, out);
+                            collect(&body.stmts, ctx, out);
                         }
                     }
                 }
@@ -56,7 +74,7 @@ fn collect(stmts: &[Stmt], config: Option<&Project>, out: &mut Vec<StepEffect>) 
             StmtKind::Approval { config: c, .. } => {
                 for entry in &c.entries {
                     if let EntryKind::OnReject { body } = &entry.kind {
-                        collect(&body.stmts, config, out);
+                        collect(&body.stmts, ctx, out);
                     }
                 }
             }
@@ -66,25 +84,26 @@ fn collect(stmts: &[Stmt], config: Option<&Project>, out: &mut Vec<StepEffect>) 
             | StmtKind::For { body, .. }
             | StmtKind::Loop { body, .. }
             | StmtKind::Repeat { body, .. }
-            | StmtKind::Saga { body } => collect(&body.stmts, config, out),
+            | StmtKind::Saga { body } => collect(&body.stmts, ctx, out),
             StmtKind::If { arms, else_body } => {
                 for arm in arms {
-                    collect(&arm.body.stmts, config, out);
+                    collect(&arm.body.stmts, ctx, out);
                 }
                 if let Some(body) = else_body {
-                    collect(&body.stmts, config, out);
+                    collect(&body.stmts, ctx, out);
                 }
             }
             StmtKind::Try { body, catch, .. } => {
-                collect(&body.stmts, config, out);
-                collect(&catch.stmts, config, out);
+                collect(&body.stmts, ctx, out);
+                collect(&catch.stmts, ctx, out);
             }
             _ => {}
         }
     }
 }
 
-fn step_effect(step: &Step, config: Option<&Project>) -> StepEffect {
+fn step_effect(step: &Step, ctx: &Ctx<'_, '_>) -> StepEffect {
+    let config = ctx.config;
     let entries: &[ConfigEntry] = step.config.as_ref().map_or(&[], |c| &c.entries);
     let plain = |key: &str| {
         entries.iter().find_map(|e| match &e.kind {
@@ -131,11 +150,35 @@ fn step_effect(step: &Step, config: Option<&Project>) -> StepEffect {
             (Effect::Pure, format!("waits for callback `{}`", name.name), true)
         }
         StepCall::Wait { .. } => (Effect::Pure, "durable timer".to_string(), false),
-        StepCall::Call { flow, .. } => (
-            Effect::Write,
-            format!("calls `{}` (its steps are not resolved yet: counted as write)", flow.name),
-            true,
-        ),
+        StepCall::Call { flow, version, .. } => {
+            let callee = ctx
+                .library
+                .filter(|_| ctx.depth < 8)
+                .and_then(|l| l.resolve(&flow.name, version.as_ref().map(|v| v.name.as_str())).ok());
+            match callee {
+                Some(callee) => {
+                    let inner = Ctx { config: ctx.config, library: ctx.library, depth: ctx.depth + 1 };
+                    let mut steps = Vec::new();
+                    collect(&callee.flow().body, &inner, &mut steps);
+                    match steps.iter().max_by_key(|s| s.effect) {
+                        Some(strongest) => (
+                            strongest.effect,
+                            format!(
+                                "calls `{}`, whose strongest step `{}` is {}",
+                                flow.name,
+                                strongest.step,
+                                strongest.effect.as_str()
+                            ),
+                            true,
+                        ),
+                        None => (Effect::Pure, format!("calls `{}`, which has no steps", flow.name), true),
+                    }
+                }
+                None => {
+                    (Effect::Write, format!("calls `{}` (not resolved: counted as write)", flow.name), true)
+                }
+            }
+        }
     };
     if let Some(connection) = connection
         && connection.irreversible

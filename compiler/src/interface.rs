@@ -65,6 +65,11 @@ impl<'a> Interface<'a> {
         })
     }
 
+    /// The flow itself.
+    pub fn flow(&self) -> &'a Flow {
+        self.flow
+    }
+
     /// The type of the flow's `output` (nothing when it has none).
     pub fn output(&self) -> &Type {
         self.output.get_or_init(|| crate::check::output_type(self.flow))

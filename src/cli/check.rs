@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use weir_compiler::effects::{StepEffect, flow_effects};
+use weir_compiler::effects::{StepEffect, flow_effects_with};
 use weir_compiler::interface::Library;
 use weir_compiler::render::{FileReport, HumanOptions, json_report, render_human};
 use weir_config::Config;
@@ -101,7 +101,9 @@ fn check_source(source: &Source, config: Option<&Config>, library: &Library<'_>,
     let effects = if !explain || parsed.has_errors() {
         Vec::new()
     } else {
-        flows(source).map(|flow| (flow.name.name.clone(), flow_effects(flow, config))).collect()
+        flows(source)
+            .map(|flow| (flow.name.name.clone(), flow_effects_with(flow, config, Some(library))))
+            .collect()
     };
     Checked {
         path: display(&source.path),
