@@ -669,6 +669,13 @@ impl<'a> Typer<'a> {
         for part in &template.parts {
             if let TemplatePart::Hole { expr, span } = part {
                 let ty = self.expr(expr);
+                if let Type::Res { .. } = strip_ref(&ty) {
+                    self.diagnostics.push(
+                        Diagnostic::new(Code::TypeMismatch, expr.span, format!("a resource (`{ty}`) cannot be put into a string"))
+                            .with_primary_label("resource here")
+                            .with_help("read a bounded part with `read_text(res, max_bytes)`, or link it with `signed_url(res, ttl)`"),
+                    );
+                }
                 if ty == Type::Secret {
                     self.diagnostics.push(
                         Diagnostic::new(Code::SecretAsString, *span, "a secret cannot be put into a string")
