@@ -79,6 +79,8 @@ struct Names<'a> {
     library: Option<&'a Library<'a>>,
     /// Names computed by sibling branches of enclosing `parallel`s.
     siblings: Vec<Vec<&'a str>>,
+    /// How many loops (`for`, `loop`, `repeat`) enclose the current statement.
+    loop_depth: usize,
 }
 
 /// Check one flow.
@@ -104,6 +106,7 @@ pub(super) fn check_flow<'a>(
         after_run: false,
         library,
         siblings: Vec::new(),
+        loop_depth: 0,
     };
     names.declare_all(&flow.body);
     for stmt in &flow.body {
@@ -254,7 +257,9 @@ impl<'a> Names<'a> {
                 if let Some(n) = parallel {
                     self.expr(n);
                 }
+                self.loop_depth += 1;
                 self.scoped(Some(var), body);
+                self.loop_depth -= 1;
             }
             StmtKind::If { arms, else_body } => {
                 for arm in arms {
@@ -269,14 +274,18 @@ impl<'a> Names<'a> {
                 if let Some(max) = max {
                     self.expr(max);
                 }
+                self.loop_depth += 1;
                 self.block(body);
+                self.loop_depth -= 1;
             }
             StmtKind::Repeat { every, until, max, body } => {
                 self.expr(every);
                 if let Some(max) = max {
                     self.expr(max);
                 }
+                self.loop_depth += 1;
                 self.block(body);
+                self.loop_depth -= 1;
                 // The condition is checked after the body, so it may read the body's steps.
                 let outer = self.until_body.replace(body.span);
                 self.expr(until);
@@ -768,6 +777,9 @@ impl<'a> Names<'a> {
             }
             ExprKind::Call { callee, args } => {
                 let is_prev = matches!(&callee.kind, ExprKind::Name { name } if name == "prev");
+                if is_prev {
+                    self.prev_call(args, expr.span);
+                }
                 let outer = self.in_prev;
                 self.in_prev |= is_prev;
                 for arg in args {
@@ -876,6 +888,27 @@ impl<'a> Names<'a> {
             }
         };
         self.diagnostics.push(diagnostic);
+    }
+
+    /// `prev(STEP)`: only in a loop, and only of a step.
+    fn prev_call(&mut self, args: &[Expr], span: Span) {
+        if self.loop_depth == 0 {
+            self.diagnostics.push(
+                Diagnostic::new(Code::PrevOutsideLoop, span, "`prev(…)` is used outside a loop")
+                    .with_primary_label("no previous iteration here")
+                    .with_help("`prev(STEP)` reads a step's output from the previous iteration of the enclosing `for`, `loop` or `repeat`"),
+            );
+            return;
+        }
+        let names_a_step = matches!(args, [Expr { kind: ExprKind::Name { name }, .. }]
+            if self.decls.get(name.as_str()).is_some_and(|d| matches!(d.kind, DeclKind::Step { .. } | DeclKind::Approval)));
+        if !names_a_step && args.len() == 1 {
+            self.diagnostics.push(
+                Diagnostic::new(Code::PrevOutsideLoop, args[0].span, "`prev(…)` takes the name of a step")
+                    .with_primary_label("not a step")
+                    .with_help("write `prev(STEP)`, then read its fields: `prev(draft)?.text`"),
+            );
+        }
     }
 
     fn too_early(&mut self, name: &str, span: Span, decl: Decl) {

@@ -112,6 +112,8 @@ codes! {
         "`call SLUG@RANGE` matches no version of that flow (or the range is not a semver range).";
     CallMissingInput = "E0224", "call-missing-input", Error,
         "A `call` does not give an input the called flow requires.";
+    PrevOutsideLoop = "E0225", "prev-outside-loop", Error,
+        "`prev(STEP)` is used outside a loop, or on something that is not a step.";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,
