@@ -131,6 +131,22 @@ fn url_password(text: &str) -> Option<Range<usize>> {
     (colon + 1 < at).then(|| authority_start + colon + 1..authority_start + at)
 }
 
+/// A DNS name (`orders-db-3.c9akciq32.eu-west-1.rds.amazonaws.com`): dotted labels of
+/// letters, digits and inner hyphens, ending in a label of letters. Long host names have
+/// the entropy of a token, but they are addresses, not credentials.
+fn is_host_name(text: &str) -> bool {
+    let labels: Vec<&str> = text.split('.').collect();
+    labels.len() >= 3
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
 /// What, if anything, `text` looks like a credential for. Only strong signals count: known
 /// token prefixes, private keys, passwords in URLs, Authorization values, and long random
 /// strings; names, URLs, paths, sentences and ids are left alone.
@@ -172,7 +188,7 @@ pub fn credential(text: &str) -> Option<Finding> {
     if trimmed.len() >= 32 && trimmed.chars().all(|c| c.is_ascii_hexdigit()) {
         return whole("a hex-encoded key");
     }
-    if trimmed.len() >= 24 && entropy(trimmed) >= 4.0 {
+    if trimmed.len() >= 24 && entropy(trimmed) >= 4.0 && !is_host_name(trimmed) {
         return whole("a high-entropy token");
     }
     None
@@ -339,6 +355,8 @@ mod tests {
             assert!(credential(value).is_some(), "{value}");
         }
         let no = [
+            "orders-db-prod-3.c9akciq32.eu-west-1.rds.amazonaws.com",
+            "ip-10-0-12-34.eu-west-1.compute.internal",
             "https://api.openai.com/v1",
             "http://code-index.internal:8080",
             "/run/secrets/deployer_token",
