@@ -210,6 +210,12 @@ pub const COMMON_FIELDS: &[FieldSchema] = &[
     },
     FieldSchema { name: "unattended", kind: FieldKind::String, required: false, doc: "run without a guard" },
     FieldSchema { name: "undo", kind: FieldKind::Any, required: false, doc: "compensation" },
+    FieldSchema {
+        name: "idempotency_key",
+        kind: FieldKind::String,
+        required: false,
+        doc: "only for protocols that honour one (see each family)",
+    },
 ];
 
 const fn field(name: &'static str, kind: FieldKind, required: bool, doc: &'static str) -> FieldSchema {

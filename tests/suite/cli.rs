@@ -11,7 +11,8 @@ fn weir() -> Command {
 const CLEAN: &str = "flow wibble {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  step a = function { value 1 + 2 }\n  output { a: a.value }\n}\n";
 const BROKEN: &str = "flow wibble {\n  version \"1.0.0\"\n  stpe a = sleep 1s\n}\n";
 const UGLY: &str = "flow wibble {\nversion    \"1.0.0\"\n\n\n  step a = function {   value 1+2 }\n}";
-const WARNING: &str = "# allow(no-such-code): because\nflow wibble {\n  version \"1.0.0\"\n}\n";
+const WARNING: &str =
+    "# allow(no-such-code): because\nflow wibble {\n  version \"1.0.0\"\n  concurrency max 1 queue\n}\n";
 
 fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");

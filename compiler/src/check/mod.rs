@@ -6,6 +6,7 @@
 //! builtin calls. Types, effects and the typed DAG build on this walk.
 
 mod names;
+mod structure;
 mod types;
 
 pub use types::{expression_types, input_type, output_type};
@@ -39,6 +40,7 @@ pub fn check_with<'a>(
         if let Item::Flow(flow) = item {
             out.extend(names::check_flow(flow, config, library));
             out.extend(types::check_flow(flow, library));
+            out.extend(structure::check_flow(flow));
         }
     }
     out

@@ -114,10 +114,32 @@ codes! {
         "A `call` does not give an input the called flow requires.";
     PrevOutsideLoop = "E0225", "prev-outside-loop", Error,
         "`prev(STEP)` is used outside a loop, or on something that is not a step.";
+    MissingConcurrency = "E0301", "missing-concurrency", Error,
+        "A flow has no `concurrency` statement.";
+    MissingTimeout = "E0302", "missing-timeout", Error,
+        "An approval or callback has no `timeout`.";
+    MissingDefault = "E0303", "missing-default", Error,
+        "An approval has no `default approve|reject`.";
+    UnboundedLoop = "E0304", "unbounded-loop", Error,
+        "A `loop` or `repeat` has no `max`.";
+    UnboundedFanOut = "E0305", "unbounded-fan-out", Error,
+        "`for … parallel N` takes N from neither a literal nor a range-typed input.";
+    IdempotencyKeyUnsupported = "E0306", "idempotency-key-unsupported", Error,
+        "An `idempotency_key` on a step whose protocol has none.";
+    WebhookWithoutVerification = "E0307", "webhook-without-verification", Error,
+        "A webhook trigger has no `verify` clause.";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,
         "A step whose only purpose is its value (function, kv get, a read) is never used.";
+    SagaStepWithoutUndo = "W0301", "saga-step-without-undo", Warning,
+        "A write or irreversible step in a saga, other than its last, has no `undo`.";
+    RetryWithoutIdempotencyKey = "W0302", "retry-without-idempotency-key", Warning,
+        "A retried http write or irreversible step has no `idempotency_key`.";
+    UnreachableCode = "W0303", "unreachable-code", Warning,
+        "A statement follows `fail`, `return`, `break` or `continue` in the same block.";
+    ScheduleWithoutTz = "W0304", "schedule-without-tz", Warning,
+        "A schedule trigger has no `tz`: UTC is assumed.";
     InvalidSuppression = "W0001", "invalid-suppression", Warning,
         "An `# allow(name): reason` comment names no known code or gives no reason.";
     ConfigSyntaxError = "E0101", "config-syntax-error", Error,
