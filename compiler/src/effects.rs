@@ -60,44 +60,11 @@ struct Ctx<'c, 'l> {
 
 fn collect(stmts: &[Stmt], ctx: &Ctx<'_, '_>, out: &mut Vec<StepEffect>) {
     for stmt in stmts {
-        match &stmt.kind {
-            StmtKind::Step(step) => {
-                out.push(step_effect(step, ctx));
-                if let Some(c) = &step.config {
-                    for entry in &c.entries {
-                        if let EntryKind::Undo { body, .. } = &entry.kind {
-                            collect(&body.stmts, ctx, out);
-                        }
-                    }
-                }
-            }
-            StmtKind::Approval { config: c, .. } => {
-                for entry in &c.entries {
-                    if let EntryKind::OnReject { body } = &entry.kind {
-                        collect(&body.stmts, ctx, out);
-                    }
-                }
-            }
-            StmtKind::OnFailure { body, .. }
-            | StmtKind::Parallel { body }
-            | StmtKind::Branch { body }
-            | StmtKind::For { body, .. }
-            | StmtKind::Loop { body, .. }
-            | StmtKind::Repeat { body, .. }
-            | StmtKind::Saga { body } => collect(&body.stmts, ctx, out),
-            StmtKind::If { arms, else_body } => {
-                for arm in arms {
-                    collect(&arm.body.stmts, ctx, out);
-                }
-                if let Some(body) = else_body {
-                    collect(&body.stmts, ctx, out);
-                }
-            }
-            StmtKind::Try { body, catch, .. } => {
-                collect(&body.stmts, ctx, out);
-                collect(&catch.stmts, ctx, out);
-            }
-            _ => {}
+        if let StmtKind::Step(step) = &stmt.kind {
+            out.push(step_effect(step, ctx));
+        }
+        for block in stmt.kind.handler_blocks().into_iter().chain(stmt.kind.blocks()) {
+            collect(&block.stmts, ctx, out);
         }
     }
 }

@@ -137,30 +137,8 @@ pub fn has_calls(flow: &Flow) -> bool {
 }
 
 fn stmts_call(stmts: &[Stmt]) -> bool {
-    stmts.iter().any(|stmt| match &stmt.kind {
-        StmtKind::Step(step) => {
-            matches!(step.call, StepCall::Call { .. })
-                || step.config.iter().flat_map(|c| &c.entries).any(|e| match &e.kind {
-                    EntryKind::Undo { body, .. } => stmts_call(&body.stmts),
-                    _ => false,
-                })
-        }
-        StmtKind::Approval { config, .. } => config.entries.iter().any(|e| match &e.kind {
-            EntryKind::OnReject { body } => stmts_call(&body.stmts),
-            _ => false,
-        }),
-        StmtKind::OnFailure { body, .. }
-        | StmtKind::Parallel { body }
-        | StmtKind::Branch { body }
-        | StmtKind::For { body, .. }
-        | StmtKind::Loop { body, .. }
-        | StmtKind::Repeat { body, .. }
-        | StmtKind::Saga { body } => stmts_call(&body.stmts),
-        StmtKind::If { arms, else_body } => {
-            arms.iter().any(|a| stmts_call(&a.body.stmts))
-                || else_body.as_ref().is_some_and(|b| stmts_call(&b.stmts))
-        }
-        StmtKind::Try { body, catch, .. } => stmts_call(&body.stmts) || stmts_call(&catch.stmts),
-        _ => false,
+    stmts.iter().any(|stmt| {
+        matches!(&stmt.kind, StmtKind::Step(step) if matches!(step.call, StepCall::Call { .. }))
+            || stmt.kind.handler_blocks().into_iter().chain(stmt.kind.blocks()).any(|b| stmts_call(&b.stmts))
     })
 }

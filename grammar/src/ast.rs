@@ -132,6 +132,44 @@ pub enum StmtKind {
     Error(ErrorNode),
 }
 
+impl StmtKind {
+    /// The statement blocks directly inside this statement, in source order (not the blocks
+    /// of config entries: see [`StmtKind::handler_blocks`]).
+    pub fn blocks(&self) -> Vec<&Block> {
+        match self {
+            StmtKind::OnFailure { body, .. }
+            | StmtKind::Parallel { body }
+            | StmtKind::Branch { body }
+            | StmtKind::For { body, .. }
+            | StmtKind::Loop { body, .. }
+            | StmtKind::Repeat { body, .. }
+            | StmtKind::Saga { body } => vec![body],
+            StmtKind::If { arms, else_body } => {
+                arms.iter().map(|a| &a.body).chain(else_body.iter()).collect()
+            }
+            StmtKind::Try { body, catch, .. } => vec![body, catch],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The blocks inside a step's or approval's config: `undo` and `on reject`.
+    pub fn handler_blocks(&self) -> Vec<&Block> {
+        let config = match self {
+            StmtKind::Step(step) => step.config.as_ref(),
+            StmtKind::Approval { config, .. } => Some(config),
+            _ => None,
+        };
+        config
+            .iter()
+            .flat_map(|c| &c.entries)
+            .filter_map(|e| match &e.kind {
+                EntryKind::Undo { body, .. } | EntryKind::OnReject { body } => Some(body),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// One `if`/`else if` arm.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IfArm {

@@ -194,7 +194,7 @@ impl<'a> Names<'a> {
                 }
                 _ => {}
             }
-            for block in child_blocks(&stmt.kind) {
+            for block in stmt.kind.blocks() {
                 self.declare_all(&block.stmts);
             }
         }
@@ -1239,28 +1239,12 @@ fn declared_in(stmt: &Stmt) -> Vec<&str> {
         StmtKind::Approval { name, .. } | StmtKind::Callback { name, .. } => out.push(name.name.as_str()),
         _ => {}
     }
-    for block in child_blocks(&stmt.kind) {
+    for block in stmt.kind.blocks() {
         for inner in &block.stmts {
             out.extend(declared_in(inner));
         }
     }
     out
-}
-
-/// The blocks directly inside a statement (not configs).
-fn child_blocks(kind: &StmtKind) -> Vec<&Block> {
-    match kind {
-        StmtKind::OnFailure { body, .. }
-        | StmtKind::Parallel { body }
-        | StmtKind::Branch { body }
-        | StmtKind::For { body, .. }
-        | StmtKind::Loop { body, .. }
-        | StmtKind::Repeat { body, .. }
-        | StmtKind::Saga { body } => vec![body],
-        StmtKind::If { arms, else_body } => arms.iter().map(|a| &a.body).chain(else_body.iter()).collect(),
-        StmtKind::Try { body, catch, .. } => vec![body, catch],
-        _ => Vec::new(),
-    }
 }
 
 /// The key of an entry, for "is this required field present".

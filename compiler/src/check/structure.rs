@@ -84,7 +84,7 @@ fn block(stmts: &[Stmt], ranged: &[&str], out: &mut Vec<Diagnostic>) {
 
 fn statement(stmt: &Stmt, ranged: &[&str], out: &mut Vec<Diagnostic>) {
     match &stmt.kind {
-        StmtKind::Step(step) => step_checks(step, out, ranged),
+        StmtKind::Step(step) => step_checks(step, out),
         StmtKind::Approval { name, config } => {
             if !has_plain(config, "timeout") {
                 out.push(missing_timeout(
@@ -104,11 +104,6 @@ fn statement(stmt: &Stmt, ranged: &[&str], out: &mut Vec<Diagnostic>) {
                     .with_help("add `default reject` (what happens when nobody decides in time)"),
                 );
             }
-            for e in &config.entries {
-                if let EntryKind::OnReject { body } = &e.kind {
-                    block(&body.stmts, ranged, out);
-                }
-            }
         }
         StmtKind::Callback { name, config } if !has_plain(config, "timeout") => {
             out.push(missing_timeout(name, "callback", "a worker may never call back: say how long to wait"));
@@ -125,37 +120,13 @@ fn statement(stmt: &Stmt, ranged: &[&str], out: &mut Vec<Diagnostic>) {
         StmtKind::Saga { body } => saga(body, out),
         _ => {}
     }
-    match &stmt.kind {
-        StmtKind::OnFailure { body, .. }
-        | StmtKind::Parallel { body }
-        | StmtKind::Branch { body }
-        | StmtKind::For { body, .. }
-        | StmtKind::Loop { body, .. }
-        | StmtKind::Repeat { body, .. }
-        | StmtKind::Saga { body } => block(&body.stmts, ranged, out),
-        StmtKind::If { arms, else_body } => {
-            for arm in arms {
-                block(&arm.body.stmts, ranged, out);
-            }
-            if let Some(body) = else_body {
-                block(&body.stmts, ranged, out);
-            }
-        }
-        StmtKind::Try { body, catch, .. } => {
-            block(&body.stmts, ranged, out);
-            block(&catch.stmts, ranged, out);
-        }
-        _ => {}
+    for inner in stmt.kind.handler_blocks().into_iter().chain(stmt.kind.blocks()) {
+        block(&inner.stmts, ranged, out);
     }
 }
 
-fn step_checks(step: &Step, out: &mut Vec<Diagnostic>, ranged: &[&str]) {
+fn step_checks(step: &Step, out: &mut Vec<Diagnostic>) {
     let entries: &[ConfigEntry] = step.config.as_ref().map_or(&[], |c| &c.entries);
-    for e in entries {
-        if let EntryKind::Undo { body, .. } = &e.kind {
-            block(&body.stmts, ranged, out);
-        }
-    }
     let StepCall::Family { family, method, .. } = &step.call else { return };
     let Some(schema) = families::family(&family.name) else { return };
     let key = entries.iter().find_map(|e| match &e.kind {
