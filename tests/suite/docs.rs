@@ -205,3 +205,12 @@ fn diagnostics_pages_show_current_output() {
     }
     assert!(stale.is_empty(), "pages whose 'What weir says' is stale: {stale:?}");
 }
+
+#[test]
+fn readme_flow_checks_clean() {
+    let text = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let start = text.find("```flow\n").expect("README has a flow example") + 8;
+    let flow = &text[start..start + text[start..].find("```").expect("closing fence")];
+    let (_, diagnostics) = weir_compiler::check::diagnose(flow.as_bytes(), None);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+}
