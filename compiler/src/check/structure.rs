@@ -12,6 +12,9 @@ use weir_grammar::ast::*;
 /// Check one flow.
 pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let mut callbacks = Vec::new();
+    callback_names(&flow.body, &mut callbacks);
+    human_facing(&flow.body, &callbacks, &mut out);
     let ranged_inputs = ranged_inputs(flow);
     if !flow.body.iter().any(|s| matches!(s.kind, StmtKind::Concurrency(_))) {
         out.push(
@@ -27,6 +30,97 @@ pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
     }
     block(&flow.body, &ranged_inputs, &mut out);
     out
+}
+
+/// Names of every callback of the flow.
+fn callback_names<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a str>) {
+    for stmt in stmts {
+        if let StmtKind::Callback { name, .. } = &stmt.kind {
+            out.push(&name.name);
+        }
+        for block in stmt.kind.handler_blocks().into_iter().chain(stmt.kind.blocks()) {
+            callback_names(&block.stmts, out);
+        }
+    }
+}
+
+/// A callback's URL is a single-use capability for a worker: it must not reach a message
+/// people read (an approval's summary, an `ask` message, a notification, run history).
+fn human_facing(stmts: &[Stmt], callbacks: &[&str], out: &mut Vec<Diagnostic>) {
+    for stmt in stmts {
+        let mut check = |value: &Expr, place: &str| {
+            if let Some(span) = callback_url(value, callbacks) {
+                out.push(
+                    Diagnostic::new(Code::CallbackUrlInMessage, span, format!("a callback URL is put into {place}"))
+                        .with_primary_label("single-use URL for a worker")
+                        .with_help("hand the URL only to the worker (an ssh command, an http body); whoever holds it can complete the wait"),
+                );
+            }
+        };
+        match &stmt.kind {
+            StmtKind::Log { value } => check(value, "run history"),
+            StmtKind::Approval { config, .. } => {
+                for entry in &config.entries {
+                    match &entry.kind {
+                        EntryKind::Plain { key, value }
+                            if key.name == "summary" || key.name == "description" =>
+                        {
+                            check(value, "an approval's summary")
+                        }
+                        EntryKind::Ask { config: Some(ask), .. } => {
+                            for e in &ask.entries {
+                                if let EntryKind::Plain { value, .. } = &e.kind {
+                                    check(value, "an approval's message to deciders");
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            StmtKind::Step(step) => {
+                if let StepCall::Family { family, .. } = &step.call
+                    && family.name == "notify"
+                {
+                    for entry in step.config.iter().flat_map(|c| &c.entries) {
+                        if let EntryKind::Plain { key, value } = &entry.kind
+                            && matches!(key.name.as_str(), "text" | "subject")
+                        {
+                            check(value, "a notification");
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        for block in stmt.kind.handler_blocks().into_iter().chain(stmt.kind.blocks()) {
+            human_facing(&block.stmts, callbacks, out);
+        }
+    }
+}
+
+/// The span of the first `CALLBACK.url` in an expression (template holes included).
+fn callback_url(e: &Expr, callbacks: &[&str]) -> Option<Span> {
+    match &e.kind {
+        ExprKind::Field { base, name, .. } => match &base.kind {
+            ExprKind::Name { name: root } if name.name == "url" && callbacks.contains(&root.as_str()) => {
+                Some(e.span)
+            }
+            _ => callback_url(base, callbacks),
+        },
+        ExprKind::String(t) => t.parts.iter().find_map(|p| match p {
+            TemplatePart::Hole { expr, .. } => callback_url(expr, callbacks),
+            TemplatePart::Text { .. } => None,
+        }),
+        ExprKind::Record { fields } => fields.iter().find_map(|f| callback_url(&f.value, callbacks)),
+        ExprKind::List { items } => items.iter().find_map(|i| callback_url(i, callbacks)),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            callback_url(lhs, callbacks).or_else(|| callback_url(rhs, callbacks))
+        }
+        ExprKind::Call { args, .. } => args.iter().find_map(|a| callback_url(a, callbacks)),
+        ExprKind::Paren { inner } | ExprKind::Unary { operand: inner, .. } => callback_url(inner, callbacks),
+        _ => None,
+    }
 }
 
 /// Inputs declared `int in LOW..HIGH`: the only inputs a fan-out bound may come from.

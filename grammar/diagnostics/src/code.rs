@@ -128,6 +128,8 @@ codes! {
         "An `idempotency_key` on a step whose protocol has none.";
     WebhookWithoutVerification = "E0307", "webhook-without-verification", Error,
         "A webhook trigger has no `verify` clause.";
+    CallbackUrlInMessage = "E0308", "callback-url-in-message", Error,
+        "A callback's single-use URL is put into a message people read.";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,
