@@ -30,6 +30,19 @@ fn expectations(text: &str) -> Vec<(u32, String)> {
     out
 }
 
+/// Compare a rendering with its golden file, or rewrite the golden under `WEIR_BLESS=1`.
+fn compare_golden(path: &std::path::Path, want: &str, relative: &str, failures: &mut Vec<String>) {
+    if bless() {
+        std::fs::write(path, want).expect("write golden");
+        return;
+    }
+    match std::fs::read_to_string(path) {
+        Ok(have) if have == want => {}
+        Ok(_) => failures.push(format!("{relative}: rendering differs from {}", path.display())),
+        Err(_) => failures.push(format!("{relative}: no golden (run with WEIR_BLESS=1)")),
+    }
+}
+
 fn golden(source: &str, rendered: &str) -> String {
     format!("{HEADER}----- SOURCE\n{source}----- DIAGNOSTICS\n{rendered}")
 }
@@ -83,19 +96,8 @@ fn ui_goldens() {
                 }
             }
         }
-        let golden_path = case.with_extension("golden");
         let want = golden(&text, &rendered);
-        if bless() {
-            std::fs::write(&golden_path, &want).expect("write golden");
-        } else {
-            match std::fs::read_to_string(&golden_path) {
-                Ok(have) if have == want => {}
-                Ok(_) => {
-                    failures.push(format!("{relative}: rendering differs from {}", golden_path.display()))
-                }
-                Err(_) => failures.push(format!("{relative}: no golden (run with WEIR_BLESS=1)")),
-            }
-        }
+        compare_golden(&case.with_extension("golden"), &want, &relative, &mut failures);
     }
     assert!(failures.is_empty(), "{} UI failures:\n{}", failures.len(), failures.join("\n"));
 }
@@ -180,18 +182,7 @@ fn ui_goldens_for_weir_toml() {
                 }
             }
         }
-        let golden_path = case.join("weir.golden");
-        if bless() {
-            std::fs::write(&golden_path, &want).expect("write golden");
-        } else {
-            match std::fs::read_to_string(&golden_path) {
-                Ok(have) if have == want => {}
-                Ok(_) => {
-                    failures.push(format!("{relative}: rendering differs from {}", golden_path.display()))
-                }
-                Err(_) => failures.push(format!("{relative}: no golden (run with WEIR_BLESS=1)")),
-            }
-        }
+        compare_golden(&case.join("weir.golden"), &want, &relative, &mut failures);
     }
     assert!(failures.is_empty(), "{} UI failures:\n{}", failures.len(), failures.join("\n"));
 }
