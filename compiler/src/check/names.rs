@@ -376,10 +376,12 @@ impl<'a> Names<'a> {
                     format!("the flow has no input `{}` for {what} to set", field.key.name),
                 )
                 .with_primary_label("unknown input");
-                diagnostic = match closest(&field.key.name, &names) {
-                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-                    None => diagnostic.with_help("`with { … }` maps values to the flow's inputs"),
-                };
+                diagnostic = suggest(
+                    diagnostic,
+                    &field.key.name,
+                    &names,
+                    "`with { … }` maps values to the flow's inputs",
+                );
                 self.diagnostics.push(diagnostic);
             }
         }
@@ -433,11 +435,12 @@ impl<'a> Names<'a> {
                         format!("no callback is named `{}`", name.name),
                     )
                     .with_primary_label("unknown callback");
-                    diagnostic = match closest(&name.name, &callbacks) {
-                        Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-                        None => diagnostic
-                            .with_help("declare it first: `callback NAME { output { … } timeout 1h }`"),
-                    };
+                    diagnostic = suggest(
+                        diagnostic,
+                        &name.name,
+                        &callbacks,
+                        "declare it first: `callback NAME { output { … } timeout 1h }`",
+                    );
                     self.diagnostics.push(diagnostic);
                 }
             },
@@ -472,10 +475,12 @@ impl<'a> Names<'a> {
                             format!("`{}` is not a step family", family.name),
                         )
                         .with_primary_label("unknown family");
-                        diagnostic = match closest(&family.name, &names) {
-                            Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
-                            None => diagnostic.with_help(format!("the families are {}", backticked(&names))),
-                        };
+                        diagnostic = suggest(
+                            diagnostic,
+                            &family.name,
+                            &names,
+                            format!("the families are {}", backticked(&names)),
+                        );
                         self.diagnostics.push(diagnostic);
                     }
                 }
@@ -684,10 +689,7 @@ impl<'a> Names<'a> {
             format!("{what} has no config field `{}`", key.name),
         )
         .with_primary_label("unknown field");
-        diagnostic = match closest(&key.name, keys) {
-            Some(k) => diagnostic.with_help(format!("did you mean `{k}`?")),
-            None => diagnostic.with_help(format!("its fields are {}", backticked(keys))),
-        };
+        diagnostic = suggest(diagnostic, &key.name, keys, format!("its fields are {}", backticked(keys)));
         self.diagnostics.push(diagnostic);
     }
 
@@ -714,13 +716,15 @@ impl<'a> Names<'a> {
                         format!("`{}` is not a type", name.name),
                     )
                     .with_primary_label("unknown type");
-                    diagnostic = match closest(&name.name, &candidates) {
-                        Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-                        None => diagnostic.with_help(format!(
+                    diagnostic = suggest(
+                        diagnostic,
+                        &name.name,
+                        &candidates,
+                        format!(
                             "declare it with `type NAME = …`, or use a built-in type: {}",
                             backticked(Type::BUILTIN_NAMES)
-                        )),
-                    };
+                        ),
+                    );
                     self.diagnostics.push(diagnostic);
                 }
             }
@@ -1009,10 +1013,12 @@ impl<'a> Names<'a> {
                     format!("no flow is named `{}`", slug.name),
                 )
                 .with_primary_label("unknown flow");
-                diagnostic = match closest(&slug.name, &slugs) {
-                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-                    None => diagnostic.with_help("a called flow must be checked with this one: in the same directory tree as its weir.toml, or among the paths given"),
-                };
+                diagnostic = suggest(
+                    diagnostic,
+                    &slug.name,
+                    &slugs,
+                    "a called flow must be checked with this one: in the same directory tree as its weir.toml, or among the paths given",
+                );
                 self.diagnostics.push(diagnostic);
                 return;
             }
@@ -1071,10 +1077,12 @@ impl<'a> Names<'a> {
                     format!("`{}` has no input `{}`", slug.name, field.key.name),
                 )
                 .with_primary_label("unknown input of the called flow");
-                diagnostic = match closest(&field.key.name, &names) {
-                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-                    None => diagnostic.with_help(format!("its inputs are {}", backticked(&names))),
-                };
+                diagnostic = suggest(
+                    diagnostic,
+                    &field.key.name,
+                    &names,
+                    format!("its inputs are {}", backticked(&names)),
+                );
                 self.diagnostics.push(diagnostic);
             }
         }
@@ -1122,11 +1130,12 @@ impl<'a> Names<'a> {
                     format!("weir.toml declares no connection `{name}`"),
                 )
                 .with_primary_label("unknown connection");
-                diagnostic = match closest(name, &names) {
-                    Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-                    None => diagnostic
-                        .with_help(format!("declare it in weir.toml: `[connections.{name}]` with a `type`")),
-                };
+                diagnostic = suggest(
+                    diagnostic,
+                    name,
+                    &names,
+                    format!("declare it in weir.toml: `[connections.{name}]` with a `type`"),
+                );
                 self.diagnostics.push(diagnostic);
             }
         }
@@ -1144,11 +1153,12 @@ impl<'a> Names<'a> {
             format!("weir.toml's `[secrets]` has no `{}`", name.name),
         )
         .with_primary_label("undeclared secret");
-        diagnostic = match closest(&name.name, &names) {
-            Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-            None => diagnostic
-                .with_help(format!("declare where it comes from: `[secrets] {} = \"env:NAME\"`", name.name)),
-        };
+        diagnostic = suggest(
+            diagnostic,
+            &name.name,
+            &names,
+            format!("declare where it comes from: `[secrets] {} = \"env:NAME\"`", name.name),
+        );
         self.diagnostics.push(diagnostic);
     }
 
@@ -1183,12 +1193,12 @@ impl<'a> Names<'a> {
             format!("weir.toml declares no {noun} `{name}`"),
         )
         .with_primary_label(format!("unknown {noun}"));
-        diagnostic = match closest(&name, &pool) {
-            Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
-            None => {
-                diagnostic.with_help("declare deciders in weir.toml under `[people.NAME]` or `[groups.NAME]`")
-            }
-        };
+        diagnostic = suggest(
+            diagnostic,
+            &name,
+            &pool,
+            "declare deciders in weir.toml under `[people.NAME]` or `[groups.NAME]`",
+        );
         self.diagnostics.push(diagnostic);
     }
 
@@ -1276,6 +1286,19 @@ fn is_value_only(step: &Step) -> bool {
 /// "an `http` step", "a `kv` step": the article as the family name is read aloud.
 fn article(family: &str) -> &'static str {
     if matches!(family, "http" | "llm" | "ssh") { "an" } else { "a" }
+}
+
+/// "did you mean `X`?" when a candidate is close to `word`, else the `otherwise` help.
+fn suggest(
+    diagnostic: Diagnostic,
+    word: &str,
+    candidates: &[&str],
+    otherwise: impl Into<String>,
+) -> Diagnostic {
+    match closest(word, candidates) {
+        Some(c) => diagnostic.with_help(format!("did you mean `{c}`?")),
+        None => diagnostic.with_help(otherwise),
+    }
 }
 
 /// "`a`, `b` or `c`".
