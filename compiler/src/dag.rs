@@ -69,6 +69,8 @@ pub struct FlowGraph {
     pub start: NodeIndex,
     /// The end node.
     pub end: NodeIndex,
+    /// Each `try`'s branch node with its `catch` handler: the body may fail anywhere in it.
+    pub tries: Vec<(NodeIndex, NodeIndex)>,
 }
 
 struct Builder<'a> {
@@ -84,6 +86,8 @@ struct Builder<'a> {
     /// Nodes control does not fall through.
     terminal: std::collections::HashSet<NodeIndex>,
     end: NodeIndex,
+    /// `try` branch nodes with their handlers.
+    tries: Vec<(NodeIndex, NodeIndex)>,
 }
 
 /// Build the graph of a flow.
@@ -99,6 +103,7 @@ pub fn build(flow: &Flow) -> FlowGraph {
         loops: Vec::new(),
         terminal: Default::default(),
         end,
+        tries: Vec::new(),
     };
     let mut on_failure = None;
     let body: Vec<&Stmt> = flow
@@ -135,7 +140,7 @@ pub fn build(flow: &Flow) -> FlowGraph {
             }
         }
     }
-    FlowGraph { graph: builder.graph, start, end }
+    FlowGraph { graph: builder.graph, start, end, tries: builder.tries }
 }
 
 impl<'a> Builder<'a> {
@@ -280,6 +285,7 @@ impl<'a> Builder<'a> {
                 self.control(entry, branch);
                 let handler = self.node(NodeKind::Handler, "catch", catch.span);
                 let join = self.node(NodeKind::Join, "end try", stmt.span);
+                self.tries.push((branch, handler));
                 self.catches.push(handler);
                 let exit = self.block(body, branch);
                 self.catches.pop();
@@ -312,6 +318,9 @@ impl<'a> Builder<'a> {
                 self.reads_of_stmt(stmt, node);
                 if label == "return" {
                     self.control(node, self.end);
+                } else if let Some(&catch) = self.catches.last() {
+                    // `catch` catches a `fail` inside its `try`.
+                    self.graph.add_edge(node, catch, EdgeKind::Failure);
                 }
                 self.terminal.insert(node);
                 node

@@ -5,6 +5,7 @@
 //! (unknown families, methods, config fields, missing required fields), type names and
 //! builtin calls. Types, effects and the typed DAG build on this walk.
 
+mod guards;
 mod names;
 mod structure;
 mod types;
@@ -41,6 +42,7 @@ pub fn check_with<'a>(
             out.extend(names::check_flow(flow, config, library));
             out.extend(types::check_flow(flow, library));
             out.extend(structure::check_flow(flow));
+            out.extend(guards::check_flow(flow, config, library));
         }
     }
     out

@@ -130,6 +130,14 @@ codes! {
         "A webhook trigger has no `verify` clause.";
     CallbackUrlInMessage = "E0308", "callback-url-in-message", Error,
         "A callback's single-use URL is put into a message people read.";
+    UnguardedIrreversible = "E0309", "unguarded-irreversible", Error,
+        "An irreversible step can run without the approve outcome of an approval before it.";
+    UnguardedModelWrite = "E0310", "unguarded-model-write", Error,
+        "A write step fed free-form model or agent output can run without an approval before it.";
+    ApprovalBeforeProducer = "E0311", "approval-before-producer", Error,
+        "The approval guarding a step comes before a step that produces that step's inputs.";
+    DefaultApproveGuard = "E0312", "default-approve-guard", Error,
+        "An approval that guards a step approves by itself when it times out (`default approve`).";
     UnusedInput = "W0201", "unused-input", Warning,
         "An input is declared but never read.";
     UnusedStep = "W0202", "unused-step", Warning,
@@ -142,6 +150,8 @@ codes! {
         "A statement follows `fail`, `return`, `break` or `continue` in the same block.";
     ScheduleWithoutTz = "W0304", "schedule-without-tz", Warning,
         "A schedule trigger has no `tz`: UTC is assumed.";
+    BindsNotUsed = "W0305", "binds-not-used", Warning,
+        "An approval binds content that the step it guards does not use.";
     InvalidSuppression = "W0001", "invalid-suppression", Warning,
         "An `# allow(name): reason` comment names no known code or gives no reason.";
     ConfigSyntaxError = "E0101", "config-syntax-error", Error,
