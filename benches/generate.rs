@@ -24,7 +24,8 @@ fn chunk(n: usize, out: &mut String) {
             "  if input.pr > {n} {{\n    log \"big {{input.pr}}\"\n  }} else {{\n    log {{ n: {n}, small: true }}\n  }}\n"
         )),
         7 => out.push_str(&format!(
-            "  approval a{n} {{\n    summary \"Ship {{input.repo}}#{{input.pr}}?\"\n    deciders group \"release\" not initiator\n    timeout 24h\n    default reject\n  }}\n"
+            "  approval a{n} {{\n    summary \"Ship {{input.repo}}#{{input.pr}}? {{s{m}.summary}}\"\n    deciders group \"release\" not initiator\n    timeout 24h\n    default reject\n  }}\n  step d{n} = http DELETE \"/items/{n}\" {{ connection api }}\n  step w{n} = http POST \"/notes/{n}\" {{\n    connection api\n    body {{ text: s{m}.summary }}\n  }}\n",
+            m = n - 6
         )),
         8 => out.push_str(&format!(
             "  try {{\n    step t{n} = http POST \"/jobs/{n}\" {{\n      connection api\n      body {{ n: {n} }}\n    }}\n  }} catch e {{\n    log \"job {n} failed: {{e.message}}\"\n  }}\n"

@@ -39,7 +39,8 @@ pub fn flow_effects(flow: &Flow, config: Option<&Project>) -> Vec<StepEffect> {
     flow_effects_with(flow, config, None)
 }
 
-/// [`flow_effects`], with `call`s taking the strongest class among the called flow's steps.
+/// [`flow_effects`], with `call`s taking the strongest class among the called flow's steps
+/// that no approval of its own guards.
 pub fn flow_effects_with(
     flow: &Flow,
     config: Option<&Project>,
@@ -127,18 +128,25 @@ fn step_effect(step: &Step, ctx: &Ctx<'_, '_>) -> StepEffect {
                     let inner = Ctx { config: ctx.config, library: ctx.library, depth: ctx.depth + 1 };
                     let mut steps = Vec::new();
                     collect(&callee.flow().body, &inner, &mut steps);
+                    // Steps the callee guards with its own approval do not count.
+                    let approved = crate::check::guards::approved_steps(callee.flow());
+                    steps.retain(|s| !approved.contains(&s.step));
                     match steps.iter().max_by_key(|s| s.effect) {
                         Some(strongest) => (
                             strongest.effect,
                             format!(
-                                "calls `{}`, whose strongest step `{}` is {}",
+                                "calls `{}`, whose strongest unguarded step `{}` is {}",
                                 flow.name,
                                 strongest.step,
                                 strongest.effect.as_str()
                             ),
                             true,
                         ),
-                        None => (Effect::Pure, format!("calls `{}`, which has no steps", flow.name), true),
+                        None => (
+                            Effect::Pure,
+                            format!("calls `{}`, which has no unguarded steps", flow.name),
+                            true,
+                        ),
                     }
                 }
                 None => {

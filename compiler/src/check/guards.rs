@@ -82,11 +82,8 @@ pub(super) fn check_flow<'a>(
     if candidates.is_empty() {
         return Vec::new();
     }
-    let types: HashMap<Span, Type> = if has_model_source {
-        expression_types(flow, library).into_iter().collect()
-    } else {
-        HashMap::new()
-    };
+    let types: HashMap<Span, Type> =
+        if has_model_source { expression_types(flow, library).into_iter().collect() } else { HashMap::new() };
     let tainter = Tainter { ctx: &ctx, effects: &effects, types: &types, memo: Default::default() };
     let flow_graph = dag::build(flow);
     let graph = GuardGraph::new(&flow_graph);
@@ -219,6 +216,21 @@ pub(super) fn check_flow<'a>(
     out
 }
 
+/// The steps of a flow that run only after some approval's yes (dominated by an approve
+/// outcome): a `call` takes its effect from the callee's other, unguarded steps.
+pub(crate) fn approved_steps(flow: &Flow) -> HashSet<String> {
+    let flow_graph = dag::build(flow);
+    let graph = GuardGraph::new(&flow_graph);
+    flow_graph
+        .graph
+        .node_indices()
+        .filter(|&n| {
+            flow_graph.graph[n].kind == NodeKind::Step && graph.nearest_approved[n.index()].is_some()
+        })
+        .map(|n| flow_graph.graph[n].label.clone())
+        .collect()
+}
+
 /// The primary label of a guard diagnostic.
 fn describe_need(need: &Need<'_>, effect: &StepEffect) -> String {
     match need {
@@ -239,31 +251,34 @@ fn guard_details<'a>(
     let (name, config) = approval;
     for entry in &config.entries {
         match &entry.kind {
-            EntryKind::Default { value } if value.name == "approve" => {
-                if reported_defaults.insert(entry.span) {
-                    out.push(
-                        Diagnostic::new(
-                            Code::DefaultApproveGuard,
-                            value.span,
-                            format!(
-                                "approval `{}` approves by itself when it times out, and it guards `{}`",
-                                name.name, step.name.name
-                            ),
-                        )
-                        .with_primary_label("nobody answering counts as yes")
-                        .with_help("write `default reject`: a guarded step must not run because nobody answered"),
-                    );
-                }
+            EntryKind::Default { value }
+                if value.name == "approve" && reported_defaults.insert(entry.span) =>
+            {
+                out.push(
+                    Diagnostic::new(
+                        Code::DefaultApproveGuard,
+                        value.span,
+                        format!(
+                            "approval `{}` approves by itself when it times out, and it guards `{}`",
+                            name.name, step.name.name
+                        ),
+                    )
+                    .with_primary_label("nobody answering counts as yes")
+                    .with_help("write `default reject`: a guarded step must not run because nobody answered"),
+                );
             }
             EntryKind::List { key, values } if key.name == "binds" => {
                 let used = ctx.content_paths(step);
                 let bound: Vec<String> = values.iter().filter_map(path_of).collect();
                 let overlaps = bound.iter().any(|b| {
-                    used.iter().any(|u| {
-                        u == b || u.starts_with(&format!("{b}.")) || b.starts_with(&format!("{u}."))
-                    })
+                    used.iter()
+                        .any(|u| u == b || u.starts_with(&format!("{b}.")) || b.starts_with(&format!("{u}.")))
                 });
-                if !overlaps && !bound.is_empty() && !used.is_empty() && reported_binds.insert((entry.span, step.name.span)) {
+                if !overlaps
+                    && !bound.is_empty()
+                    && !used.is_empty()
+                    && reported_binds.insert((entry.span, step.name.span))
+                {
                     let uses = used.iter().take(3).map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ");
                     out.push(
                         Diagnostic::new(
@@ -584,7 +599,8 @@ impl<'c, 'a> Tainter<'c, 'a> {
                 stack.extend(paths.into_iter().map(|p| p.split('.').next().unwrap_or("").to_string()));
             }
         }
-        let position: HashMap<&str, usize> = self.ctx.order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let position: HashMap<&str, usize> =
+            self.ctx.order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         found.sort_by_key(|n| position.get(n.as_str()).copied().unwrap_or(usize::MAX));
         found
     }
@@ -593,7 +609,8 @@ impl<'c, 'a> Tainter<'c, 'a> {
 impl GuardGraph {
     fn new(flow: &FlowGraph) -> GuardGraph {
         let source = &flow.graph;
-        let mut graph: DiGraph<NodeKind, EdgeKind> = DiGraph::with_capacity(source.node_count(), source.edge_count());
+        let mut graph: DiGraph<NodeKind, EdgeKind> =
+            DiGraph::with_capacity(source.node_count(), source.edge_count());
         let mut labels = Vec::with_capacity(source.node_count());
         for index in source.node_indices() {
             graph.add_node(source[index].kind);

@@ -5,7 +5,7 @@
 //! (unknown families, methods, config fields, missing required fields), type names and
 //! builtin calls. Types, effects and the typed DAG build on this walk.
 
-mod guards;
+pub(crate) mod guards;
 mod names;
 mod structure;
 mod types;
