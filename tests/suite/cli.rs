@@ -224,7 +224,9 @@ fn check_explain_lists_effects_overrides_and_unattended() {
         ))
         .stdout(predicate::str::contains("override: logs is read (was write) because"))
         .stdout(predicate::str::contains("unattended: tell_owner because"))
-        .stdout(predicate::str::contains("calls `service-owner`, whose strongest unguarded step `found` is read"));
+        .stdout(predicate::str::contains(
+            "calls `service-owner`, whose strongest unguarded step `found` is read",
+        ));
     let output = weir().args(["check", "--explain", "--format", "json"]).arg(&flow).output().expect("run");
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let steps = json["effects"][0]["steps"].as_array().expect("steps");
