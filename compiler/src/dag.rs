@@ -88,10 +88,22 @@ struct Builder<'a> {
     end: NodeIndex,
     /// `try` branch nodes with their handlers.
     tries: Vec<(NodeIndex, NodeIndex)>,
+    /// False when only control and failure edges are wanted (the guard proof).
+    data: bool,
 }
 
 /// Build the graph of a flow.
 pub fn build(flow: &Flow) -> FlowGraph {
+    build_with(flow, true)
+}
+
+/// The graph without data edges: what control and failure can do, which is all the guard
+/// proof asks (and half the work).
+pub fn build_control(flow: &Flow) -> FlowGraph {
+    build_with(flow, false)
+}
+
+fn build_with(flow: &Flow, data: bool) -> FlowGraph {
     let mut graph = DiGraph::new();
     let start = graph.add_node(Node { kind: NodeKind::Start, label: "start".into(), span: flow.name.span });
     let end = graph.add_node(Node { kind: NodeKind::End, label: "end".into(), span: flow.name.span });
@@ -104,6 +116,7 @@ pub fn build(flow: &Flow) -> FlowGraph {
         terminal: Default::default(),
         end,
         tries: Vec::new(),
+        data,
     };
     let mut on_failure = None;
     let body: Vec<&Stmt> = flow
@@ -351,6 +364,9 @@ impl<'a> Builder<'a> {
     // ------------------------------------------------------------ data edges
 
     fn reads_of_step(&mut self, step: &'a Step, node: NodeIndex) {
+        if !self.data {
+            return;
+        }
         if let StepCall::Family { target: Some(t), .. } = &step.call {
             self.reads_of_template(t, node);
         }
@@ -367,6 +383,9 @@ impl<'a> Builder<'a> {
     }
 
     fn reads_of_entry(&mut self, entry: &'a EntryKind, node: NodeIndex) {
+        if !self.data {
+            return;
+        }
         match entry {
             EntryKind::Plain { key, value } if key.name != "connection" => self.reads_of_expr(value, node),
             EntryKind::List { values, .. } => values.iter().for_each(|v| self.reads_of_expr(v, node)),
@@ -382,6 +401,9 @@ impl<'a> Builder<'a> {
     }
 
     fn reads_of_stmt(&mut self, stmt: &'a Stmt, node: NodeIndex) {
+        if !self.data {
+            return;
+        }
         match &stmt.kind {
             StmtKind::Log { value } | StmtKind::Output { value } | StmtKind::Const { value, .. } => {
                 self.reads_of_expr(value, node)
@@ -402,6 +424,9 @@ impl<'a> Builder<'a> {
     }
 
     fn reads_of_expr(&mut self, expr: &'a Expr, node: NodeIndex) {
+        if !self.data {
+            return;
+        }
         match &expr.kind {
             ExprKind::Name { name } => self.reads.push((node, name)),
             ExprKind::Field { base, .. } => self.reads_of_expr(base, node),

@@ -12,4 +12,7 @@ pub mod families;
 pub mod format;
 pub mod interface;
 pub mod render;
+pub mod schedule;
+pub mod semver_diff;
+pub mod suppress;
 pub mod types;

@@ -69,6 +69,30 @@ pub enum Type {
 }
 
 impl Type {
+    /// True for a type whose values cannot carry free-form text: literal unions, bools,
+    /// numbers, durations, times, secrets and resources (never text in place), and lists,
+    /// records and optionals of those. `unknown` (after an error, reported once elsewhere)
+    /// counts as narrow so one mistake gives one diagnostic.
+    pub fn is_narrow(&self) -> bool {
+        match self {
+            Type::String | Type::Text | Type::Json => false,
+            Type::Optional { inner } => inner.is_narrow(),
+            Type::List { item } => item.is_narrow(),
+            Type::Record { fields } => fields.iter().all(|f| f.ty.is_narrow()),
+            Type::Int { .. }
+            | Type::Float
+            | Type::Bool
+            | Type::Duration
+            | Type::Time
+            | Type::Literals { .. }
+            | Type::Secret
+            | Type::Res { .. }
+            | Type::None
+            | Type::Unit
+            | Type::Unknown => true,
+        }
+    }
+
     /// `int` without a range.
     pub fn int() -> Type {
         Type::Int { range: None }

@@ -11,9 +11,12 @@ use clap::{Args, ValueEnum};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use weir_compiler::check::{CheckOptions, WebhookRoutes};
 use weir_compiler::effects::{StepEffect, flow_effects_with};
 use weir_compiler::interface::Library;
-use weir_compiler::render::{FileReport, HumanOptions, json_report, render_human};
+use weir_compiler::render::{
+    FileReport, HumanOptions, json_report, render_github, render_human, sarif_report,
+};
 use weir_config::Config;
 use weir_diagnostics::{Diagnostic, Severity};
 use weir_grammar::ast::Item;
@@ -25,6 +28,10 @@ pub enum Format {
     Human,
     /// One JSON document with every diagnostic (documented in docs/cli.md).
     Json,
+    /// One SARIF 2.1.0 log for code-scanning services (docs/ci.md).
+    Sarif,
+    /// GitHub Actions annotations, one `::error …` line per diagnostic (docs/ci.md).
+    Github,
 }
 
 /// What `--deny` can turn into errors.
@@ -55,6 +62,10 @@ pub struct CheckArgs {
     /// every `unattended` step.
     #[arg(long)]
     explain: bool,
+    /// Compare each flow's interface (`input`, `output`) with the flow of the same slug in
+    /// this older file, and ask for the version bump semver wants.
+    #[arg(long, value_name = "OLD.flow")]
+    against: Option<PathBuf>,
 }
 
 /// One file after checking.
@@ -89,11 +100,22 @@ fn flows(source: &Source) -> impl Iterator<Item = &weir_grammar::ast::Flow> {
 
 /// Check one parsed file against its project's config (whose `[checks]` levels apply) and
 /// the flows its `call`s may name.
-fn check_source(source: &Source, config: Option<&Config>, library: &Library<'_>, explain: bool) -> Checked {
+fn check_source(
+    source: &Source,
+    config: Option<&Config>,
+    library: &Library<'_>,
+    explain: bool,
+    options: &CheckOptions<'_>,
+) -> Checked {
     let parsed = &source.parsed;
     let mut diagnostics = parsed.diagnostics.clone();
-    diagnostics.extend(weir_compiler::check::check_with(parsed, config, Some(library)));
+    diagnostics.extend(weir_compiler::check::check_with_options(parsed, config, Some(library), options));
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
+    // A credential written in the flow is masked in the text that is rendered, even when
+    // its diagnostic is then suppressed or turned off.
+    let shown = weir_config::redact(&String::from_utf8_lossy(&source.bytes), &diagnostics);
+    let text = std::str::from_utf8(&source.bytes).unwrap_or_default();
+    let diagnostics = weir_compiler::suppress::apply(text, parsed, diagnostics);
     let diagnostics = match config {
         Some(config) => config.checks.apply(diagnostics),
         None => diagnostics,
@@ -105,12 +127,7 @@ fn check_source(source: &Source, config: Option<&Config>, library: &Library<'_>,
             .map(|flow| (flow.name.name.clone(), flow_effects_with(flow, config, Some(library))))
             .collect()
     };
-    Checked {
-        path: display(&source.path),
-        text: String::from_utf8_lossy(&source.bytes).into_owned(),
-        diagnostics,
-        effects,
-    }
+    Checked { path: display(&source.path), text: shown, diagnostics, effects }
 }
 
 /// One weir.toml, read and validated.
@@ -198,11 +215,16 @@ pub fn run(args: CheckArgs) -> u8 {
             Err(message) => return usage_error(&message),
         }
     }
+    let old = match args.against.as_deref().map(|old| read_against(old, &sources)).transpose() {
+        Ok(old) => old,
+        Err(message) => return usage_error(&message),
+    };
+    let against: Vec<&weir_grammar::ast::Flow> = old.iter().flat_map(flows).collect();
     // `call`s resolve against the flows checked together and, when there are calls, the
-    // other flows of each project (the directory of its weir.toml).
+    // other flows of each project (the directory of its weir.toml); so do webhook paths.
     let calls = sources.iter().flat_map(flows).any(weir_compiler::interface::has_calls);
     let mut extra = Vec::new();
-    if calls {
+    if calls || sources.iter().flat_map(flows).any(has_webhook) {
         let checked: std::collections::HashSet<PathBuf> =
             jobs.iter().filter_map(|(p, _)| std::fs::canonicalize(p).ok()).collect();
         let dirs: Vec<PathBuf> = finder.configs.iter().map(|c| c.dir.clone()).collect();
@@ -214,6 +236,18 @@ pub fn run(args: CheckArgs) -> u8 {
         extra = parallel_map(&others, |p| read_source(p)).into_iter().flatten().collect();
     }
     let library = Library::new(sources.iter().chain(&extra).flat_map(flows));
+    // Each project's webhook paths, the files not checked first: a clash is then reported
+    // at a checked file.
+    let shown: Vec<String> = sources.iter().chain(&extra).map(|s| display(&s.path)).collect();
+    let mut routes: HashMap<Option<usize>, WebhookRoutes<'_>> = HashMap::new();
+    for (i, source) in extra.iter().enumerate() {
+        let project = finder.find(&source.path).ok().flatten();
+        routes.entry(project).or_default().add_file(&shown[sources.len() + i], flows(source));
+    }
+    for (i, source) in sources.iter().enumerate() {
+        routes.entry(jobs[i].1).or_default().add_file(&shown[i], flows(source));
+    }
+    let now = std::time::SystemTime::now();
     let indices: Vec<usize> = (0..sources.len()).collect();
     let results = parallel_map(&indices, |&i| {
         Ok::<Checked, String>(check_source(
@@ -221,6 +255,7 @@ pub fn run(args: CheckArgs) -> u8 {
             jobs[i].1.map(|c| &finder.configs[c].config),
             &library,
             args.explain,
+            &CheckOptions { now: Some(now), webhooks: routes.get(&jobs[i].1), against: &against },
         ))
     });
     let mut configs: Vec<Option<Checked>> = finder.configs.into_iter().map(|c| Some(c.report)).collect();
@@ -257,6 +292,22 @@ pub fn run(args: CheckArgs) -> u8 {
             }
             let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&document).unwrap_or_default());
         }
+        Format::Sarif => {
+            let reports: Vec<FileReport<'_>> = checked
+                .iter()
+                .map(|c| FileReport { path: &c.path, text: &c.text, diagnostics: &c.diagnostics })
+                .collect();
+            let log = sarif_report(&reports, env!("CARGO_PKG_VERSION"));
+            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&log).unwrap_or_default());
+        }
+        Format::Github => {
+            let reports: Vec<FileReport<'_>> = checked
+                .iter()
+                .map(|c| FileReport { path: &c.path, text: &c.text, diagnostics: &c.diagnostics })
+                .collect();
+            let _ = write!(stdout, "{}", render_github(&reports));
+            let _ = writeln!(stdout, "{}", summary(checked.len(), errors, warnings));
+        }
         Format::Human => {
             let color = match args.color.as_str() {
                 "always" => true,
@@ -285,6 +336,29 @@ pub fn run(args: CheckArgs) -> u8 {
     }
     let failed = errors > 0 || (args.deny == Some(Deny::Warnings) && warnings > 0);
     if failed { EXIT_FAILURE } else { EXIT_OK }
+}
+
+/// True when the flow has a webhook trigger.
+fn has_webhook(flow: &weir_grammar::ast::Flow) -> bool {
+    use weir_grammar::ast::{StmtKind, Trigger};
+    flow.body.iter().any(|s| matches!(s.kind, StmtKind::Trigger(Trigger::Webhook { .. })))
+}
+
+/// Read the `--against` file: it must parse, and share a flow slug with the files checked.
+fn read_against(path: &Path, sources: &[Source]) -> Result<Source, String> {
+    let old = read_source(path)?;
+    if old.parsed.has_errors() {
+        return Err(format!("`{}` has syntax errors; `weir check` it first", path.display()));
+    }
+    let slugs: Vec<&str> = flows(&old).map(|f| f.name.name.as_str()).collect();
+    if !sources.iter().flat_map(flows).any(|f| slugs.contains(&f.name.name.as_str())) {
+        return Err(format!(
+            "no flow checked has the slug of a flow in `{}` ({}); --against compares flows of the same slug",
+            path.display(),
+            slugs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(old)
 }
 
 /// The `--explain` listing of one flow.

@@ -186,16 +186,28 @@ fn diagnostics_pages_show_current_output() {
         }
         let bad_section =
             &text[text.find("## Bad").expect("bad")..text.find("## What weir says").expect("says")];
-        let Some(start) = bad_section.find("```flow\n") else { continue };
-        let flow = &bad_section[start + 8..];
-        let flow = &flow[..flow.find("```").expect("closing fence")];
+        // An interface page shows `old.flow` then `new.flow`: the new one is checked against
+        // the old, as `weir check new.flow --against old.flow` does.
+        let block = |tag: &str| {
+            let rest = &bad_section[bad_section.find(tag)? + tag.len()..];
+            Some(&rest[..rest.find("```").expect("closing fence")])
+        };
+        let old = block("```flow old.flow\n");
+        let Some(flow) = block("```flow new.flow\n").or_else(|| block("```flow\n")) else { continue };
         let said = &text[text.find("## What weir says").expect("says")..];
         let said = &said[said.find("```text\n").expect("text fence") + 8..];
         let said = &said[..said.find("```").expect("closing fence")];
-        let (_, diagnostics) = weir_compiler::check::diagnose(flow.as_bytes(), None);
+        let old = old.map(weir_grammar::parse);
+        let against = old.as_ref().map(super::ui::flows_of).unwrap_or_default();
+        let options = weir_compiler::check::CheckOptions {
+            now: Some(super::ui::pinned_now()),
+            against: &against,
+            ..Default::default()
+        };
+        let (_, diagnostics) = weir_compiler::check::diagnose_with(flow.as_bytes(), None, &options);
         let rendered = weir_compiler::render::render_human(
             "example.flow",
-            flow,
+            &weir_config::redact(flow, &diagnostics),
             &diagnostics,
             weir_compiler::render::HumanOptions::default(),
         );
@@ -225,4 +237,43 @@ fn readme_flow_checks_clean() {
     let flow = &text[start..start + text[start..].find("```").expect("closing fence")];
     let (_, diagnostics) = weir_compiler::check::diagnose(flow.as_bytes(), None);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
+}
+
+/// Every flow example in docs/checks.md gives exactly the diagnostics its `# error: NAME` /
+/// `# warning: NAME` comments announce, on those lines, and nothing else.
+#[test]
+fn checks_page_examples_say_what_they_show() {
+    let text = std::fs::read_to_string(root().join("docs/checks.md")).expect("docs/checks.md");
+    let mut failures = Vec::new();
+    let mut rest = text.as_str();
+    let mut blocks = 0;
+    while let Some(start) = rest.find("```flow\n") {
+        let body = &rest[start + 8..];
+        let end = body.find("```").expect("closing fence");
+        let flow = &body[..end];
+        rest = &body[end + 3..];
+        blocks += 1;
+        let mut want: Vec<(u32, String)> = Vec::new();
+        for (i, line) in flow.lines().enumerate() {
+            for marker in ["# error: ", "# warning: "] {
+                if let Some(at) = line.find(marker) {
+                    let name = line[at + marker.len()..].split_whitespace().next().unwrap_or("");
+                    want.push((i as u32 + 1, name.to_string()));
+                }
+            }
+        }
+        let (_, diagnostics) = weir_compiler::check::diagnose(flow.as_bytes(), None);
+        let index = weir_diagnostics::LineIndex::new(flow);
+        let mut have: Vec<(u32, String)> = diagnostics
+            .iter()
+            .map(|d| (index.line_col(flow, d.span().start).line, d.code.name().to_string()))
+            .collect();
+        have.sort();
+        want.sort();
+        if have != want {
+            failures.push(format!("block {blocks}: want {want:?}, have {have:?}"));
+        }
+    }
+    assert!(blocks >= 2, "docs/checks.md has only {blocks} flow examples");
+    assert!(failures.is_empty(), "docs/checks.md examples: {failures:#?}");
 }

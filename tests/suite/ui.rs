@@ -8,6 +8,11 @@
 //! `main.flow` checked with that config's `[checks]` levels) is a config case, rendered into
 //! `<case>/weir.golden`; the same inline expectations work in TOML comments, and a case with
 //! a `# fine: why` line must produce no diagnostic at all (a near miss).
+//!
+//! A directory `tests/ui/<code-name>/<case>/` holding `old.flow` and `new.flow` is an
+//! interface case: `new.flow` is checked as `weir check new.flow --against old.flow` does and
+//! rendered, after both sources, into `<case>/new.golden`; its inline expectations work as
+//! above. Schedules count from the pinned instant [`pinned_now`].
 
 use super::{bless, flows_under, root};
 use weir_compiler::render::{HumanOptions, render_human};
@@ -47,21 +52,57 @@ fn golden(source: &str, rendered: &str) -> String {
     format!("{HEADER}----- SOURCE\n{source}----- DIAGNOSTICS\n{rendered}")
 }
 
+/// The instant UI cases and docs pages count schedules from (a suspicious schedule's help
+/// lists its next fire times after it): 2026-01-01T00:00:00Z.
+pub fn pinned_now() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600)
+}
+
+/// The flows of a parsed file.
+pub fn flows_of(parsed: &weir_grammar::Parsed) -> Vec<&weir_grammar::ast::Flow> {
+    parsed
+        .file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            weir_grammar::ast::Item::Flow(flow) => Some(flow),
+            weir_grammar::ast::Item::Error(_) => None,
+        })
+        .collect()
+}
+
 #[test]
 fn ui_goldens() {
     let dir = root().join("tests/ui");
     // A flow inside a weir.toml case belongs to that case (`ui_goldens_for_weir_toml`).
-    let cases: Vec<_> =
-        flows_under(&dir).into_iter().filter(|c| !c.with_file_name("weir.toml").is_file()).collect();
+    // The `old.flow` of an interface case belongs to its `new.flow`.
+    let is_old = |c: &std::path::Path| {
+        c.file_name().is_some_and(|n| n == "old.flow") && c.with_file_name("new.flow").is_file()
+    };
+    let cases: Vec<_> = flows_under(&dir)
+        .into_iter()
+        .filter(|c| !c.with_file_name("weir.toml").is_file() && !is_old(c))
+        .collect();
     assert!(cases.len() >= 30, "expected at least 30 UI cases, found {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        let code_dir = case.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("");
         let relative = case.strip_prefix(&dir).unwrap_or(case).display().to_string();
+        let code_dir = relative.split(['/', '\\']).next().unwrap_or("");
         let bytes = std::fs::read(case).expect("read case");
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let (_, diagnostics) = weir_compiler::check::diagnose(&bytes, None);
-        let rendered = render_human(&relative, &text, &diagnostics, HumanOptions::default());
+        let old_path = case.with_file_name("old.flow");
+        let old = is_old(&old_path).then(|| std::fs::read_to_string(&old_path).expect("read old.flow"));
+        let old_parsed = old.as_deref().map(weir_grammar::parse);
+        let against = old_parsed.as_ref().map(flows_of).unwrap_or_default();
+        let options = weir_compiler::check::CheckOptions {
+            now: Some(pinned_now()),
+            against: &against,
+            ..Default::default()
+        };
+        let (_, diagnostics) = weir_compiler::check::diagnose_with(&bytes, None, &options);
+        // Rendered from the redacted text, as `weir check` does: no credential is printed.
+        let shown = weir_config::redact(&text, &diagnostics);
+        let rendered = render_human(&relative, &shown, &diagnostics, HumanOptions::default());
         let index = LineIndex::new(&text);
         let mut actual: Vec<(u32, String)> = diagnostics
             .iter()
@@ -96,7 +137,12 @@ fn ui_goldens() {
                 }
             }
         }
-        let want = golden(&text, &rendered);
+        let want = match &old {
+            Some(old) => format!(
+                "{HEADER}----- SOURCE old.flow\n{old}----- SOURCE new.flow\n{text}----- DIAGNOSTICS\n{rendered}"
+            ),
+            None => golden(&text, &rendered),
+        };
         compare_golden(&case.with_extension("golden"), &want, &relative, &mut failures);
     }
     assert!(failures.is_empty(), "{} UI failures:\n{}", failures.len(), failures.join("\n"));

@@ -18,16 +18,17 @@
 
 mod checks;
 mod connection;
+pub mod credential;
 mod document;
 mod model;
 mod secret;
 mod similar;
 
 pub use checks::{CheckLevel, Checks};
+pub use credential::redact;
 pub use model::{
     Config, Connection, ConnectionKind, Group, Person, RateLimit, RatePeriod, Secret, SecretRef,
 };
-pub use secret::redact;
 
 use weir_diagnostics::{Code, Diagnostic, Span};
 

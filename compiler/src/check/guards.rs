@@ -9,12 +9,11 @@
 //! `catch`). Dominators come from petgraph; the dominator tree is numbered once so each
 //! "does A dominate B" afterwards is two comparisons.
 
-use super::expression_types;
+use super::Narrowness;
 use crate::dag::{self, EdgeKind, FlowGraph, NodeKind};
 use crate::effects::{StepEffect, flow_effects_with};
 use crate::families::Effect;
 use crate::interface::Library;
-use crate::types::Type;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{HashMap, HashSet, VecDeque};
 use weir_config::Config;
@@ -38,9 +37,10 @@ struct StepInfo<'a> {
 }
 
 /// The flow's graph in the form the proof needs, with its numbered dominator tree.
-struct GuardGraph {
+struct GuardGraph<'g> {
     graph: DiGraph<NodeKind, EdgeKind>,
-    labels: Vec<String>,
+    /// The flow graph this was made from (its nodes keep their indices here).
+    source: &'g FlowGraph,
     start: NodeIndex,
     /// Approval node → its approve outcome.
     approved: HashMap<NodeIndex, NodeIndex>,
@@ -57,6 +57,7 @@ pub(super) fn check_flow<'a>(
     flow: &'a Flow,
     config: Option<&Config>,
     library: Option<&'a Library<'a>>,
+    narrowness: &Narrowness,
 ) -> Vec<Diagnostic> {
     let all_effects = flow_effects_with(flow, config, library);
     let mut effects: HashMap<&str, &StepEffect> = HashMap::new();
@@ -82,10 +83,8 @@ pub(super) fn check_flow<'a>(
     if candidates.is_empty() {
         return Vec::new();
     }
-    let types: HashMap<Span, Type> =
-        if has_model_source { expression_types(flow, library).into_iter().collect() } else { HashMap::new() };
-    let tainter = Tainter { ctx: &ctx, effects: &effects, types: &types, memo: Default::default() };
-    let flow_graph = dag::build(flow);
+    let tainter = Tainter { ctx: &ctx, effects: &effects, narrowness, memo: Default::default() };
+    let flow_graph = dag::build_control(flow);
     let graph = GuardGraph::new(&flow_graph);
     let mut nodes: HashMap<&str, NodeIndex> = HashMap::new();
     for index in flow_graph.graph.node_indices() {
@@ -136,7 +135,7 @@ pub(super) fn check_flow<'a>(
         match guard {
             Some(approved) => {
                 let approval = graph.approval_of[&approved];
-                let name = graph.labels[approval.index()].as_str();
+                let name = graph.label(approval);
                 let Some(approval_stmt) = ctx.approvals.get(name) else { continue };
                 guard_details(
                     step,
@@ -150,8 +149,8 @@ pub(super) fn check_flow<'a>(
             None => match late_producer {
                 Some((approved, producer)) => {
                     let approval = graph.approval_of[&approved];
-                    let name = &graph.labels[approval.index()];
-                    let approval_span = ctx.approvals.get(name.as_str()).map(|a| a.0.span);
+                    let name = graph.label(approval);
+                    let approval_span = ctx.approvals.get(name).map(|a| a.0.span);
                     let producer_span = ctx.steps.get(producer.as_str()).map(|p| p.step.name.span);
                     let mut d = Diagnostic::new(
                         Code::ApprovalBeforeProducer,
@@ -219,7 +218,7 @@ pub(super) fn check_flow<'a>(
 /// The steps of a flow that run only after some approval's yes (dominated by an approve
 /// outcome): a `call` takes its effect from the callee's other, unguarded steps.
 pub(crate) fn approved_steps(flow: &Flow) -> HashSet<String> {
-    let flow_graph = dag::build(flow);
+    let flow_graph = dag::build_control(flow);
     let graph = GuardGraph::new(&flow_graph);
     flow_graph
         .graph
@@ -386,32 +385,13 @@ fn is_model_source(step: &Step) -> bool {
     }
 }
 
-/// True for a type whose values cannot carry free-form text: literal unions, bools, numbers,
-/// durations, times, and lists, records and optionals of those.
-fn is_narrow(ty: &Type) -> bool {
-    match ty {
-        Type::Literals { .. }
-        | Type::Bool
-        | Type::Int { .. }
-        | Type::Float
-        | Type::Duration
-        | Type::Time
-        | Type::None
-        | Type::Unit
-        | Type::Secret
-        | Type::Res { .. } => true,
-        Type::Optional { inner } => is_narrow(inner),
-        Type::List { item } => is_narrow(item),
-        Type::Record { fields } => fields.iter().all(|f| is_narrow(&f.ty)),
-        Type::String | Type::Text | Type::Json | Type::Unknown => false,
-    }
-}
-
 /// Steps, approvals and loop variables of a flow.
 #[derive(Default)]
 struct Context<'a> {
     steps: HashMap<&'a str, StepInfo<'a>>,
     order: Vec<&'a str>,
+    /// Each step's index in `order`.
+    position: HashMap<&'a str, usize>,
     approvals: HashMap<&'a str, (&'a Ident, &'a weir_grammar::ast::Config)>,
     /// Loop variable → what it iterates over.
     loop_vars: HashMap<&'a str, &'a Expr>,
@@ -444,6 +424,7 @@ impl<'a> Context<'a> {
             match &stmt.kind {
                 StmtKind::Step(step) => {
                     if !self.steps.contains_key(step.name.name.as_str()) {
+                        self.position.insert(&step.name.name, self.order.len());
                         self.order.push(&step.name.name);
                         self.steps.insert(&step.name.name, StepInfo { step, in_undo });
                     }
@@ -474,7 +455,7 @@ impl<'a> Context<'a> {
 struct Tainter<'c, 'a> {
     ctx: &'c Context<'a>,
     effects: &'c HashMap<&'c str, &'c StepEffect>,
-    types: &'c HashMap<Span, Type>,
+    narrowness: &'c Narrowness,
     memo: std::cell::RefCell<HashMap<&'a str, Option<(Span, &'a str)>>>,
 }
 
@@ -511,7 +492,7 @@ impl<'c, 'a> Tainter<'c, 'a> {
         if depth > 64 {
             return None;
         }
-        if self.types.get(&expr.span).is_some_and(is_narrow) {
+        if self.narrowness.get(expr.span) == Some(true) {
             return None;
         }
         match &expr.kind {
@@ -547,7 +528,7 @@ impl<'c, 'a> Tainter<'c, 'a> {
     /// The name and field chains among a step's inputs whose type can carry free-form text.
     fn wide_paths(&self, step: &Step) -> Vec<String> {
         fn walk(tainter: &Tainter<'_, '_>, expr: &Expr, out: &mut Vec<String>) {
-            if tainter.types.get(&expr.span).is_some_and(is_narrow) {
+            if tainter.narrowness.get(expr.span) == Some(true) {
                 return;
             }
             if let Some(path) = path_of(expr) {
@@ -599,29 +580,24 @@ impl<'c, 'a> Tainter<'c, 'a> {
                 stack.extend(paths.into_iter().map(|p| p.split('.').next().unwrap_or("").to_string()));
             }
         }
-        let position: HashMap<&str, usize> =
-            self.ctx.order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-        found.sort_by_key(|n| position.get(n.as_str()).copied().unwrap_or(usize::MAX));
+        found.sort_by_key(|n| self.ctx.position.get(n.as_str()).copied().unwrap_or(usize::MAX));
         found
     }
 }
 
-impl GuardGraph {
-    fn new(flow: &FlowGraph) -> GuardGraph {
+impl<'g> GuardGraph<'g> {
+    fn new(flow: &'g FlowGraph) -> GuardGraph<'g> {
         let source = &flow.graph;
         let mut graph: DiGraph<NodeKind, EdgeKind> =
             DiGraph::with_capacity(source.node_count(), source.edge_count());
-        let mut labels = Vec::with_capacity(source.node_count());
         for index in source.node_indices() {
             graph.add_node(source[index].kind);
-            labels.push(source[index].label.clone());
         }
         let mut approved = HashMap::new();
         let mut approval_of = HashMap::new();
         for index in source.node_indices() {
             if source[index].kind == NodeKind::Approval {
                 let outcome = graph.add_node(NodeKind::Join);
-                labels.push(format!("{} approved", source[index].label));
                 graph.add_edge(index, outcome, EdgeKind::Control);
                 approved.insert(index, outcome);
                 approval_of.insert(outcome, index);
@@ -671,7 +647,13 @@ impl GuardGraph {
                 clock += 1;
             }
         }
-        GuardGraph { graph, labels, start: flow.start, approved, approval_of, order, nearest_approved }
+        GuardGraph { graph, source: flow, start: flow.start, approved, approval_of, order, nearest_approved }
+    }
+
+    /// A node's label (an approve outcome has none of its own).
+    fn label(&self, node: NodeIndex) -> &'g str {
+        let source = &self.source.graph;
+        if node.index() < source.node_count() { &source[node].label } else { "" }
     }
 
     /// True when every path from the start to `b` passes `a`.
@@ -691,16 +673,15 @@ impl GuardGraph {
         for window in path.windows(2) {
             let (from, to) = (window[0], window[1]);
             let kind = self.graph[to];
-            let label = &self.labels[to.index()];
+            let label = self.label(to);
             let rejected = self.graph[from] == NodeKind::Approval
                 && self.graph.edges_connecting(from, to).any(|e| *e.weight() == EdgeKind::Failure);
             if rejected {
-                words.push(format!("`{}` rejected", self.labels[from.index()]));
+                words.push(format!("`{}` rejected", self.label(from)));
             }
             match kind {
                 NodeKind::Step => words.push(format!("`{label}`")),
-                NodeKind::Handler | NodeKind::LoopHead => words.push(label.clone()),
-                NodeKind::Branch => words.push(label.clone()),
+                NodeKind::Handler | NodeKind::LoopHead | NodeKind::Branch => words.push(label.to_string()),
                 _ => {}
             }
         }

@@ -1,9 +1,9 @@
-//! Structural checks of failure paths, concurrency and triggers (design.md §3; the guards
+//! Structural checks of failure paths and concurrency policy (design.md §3; the guards
 //! themselves come with the dominance analysis): every approval and callback has a timeout,
 //! every approval a default, every loop a bound, fan-out is bounded, sagas compensate,
 //! retried writes carry idempotency keys where the protocol has them, nothing follows a
-//! `fail` or `return`, a flow says its concurrency, schedules say their time zone and
-//! webhooks are verified.
+//! `fail` or `return`, and a flow says its concurrency. Triggers are checked in `triggers.rs`,
+//! concurrency keys and parallel kv writes in `concurrency.rs`.
 
 use crate::families;
 use weir_diagnostics::{Code, Diagnostic, Span};
@@ -22,11 +22,6 @@ pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
                 .with_primary_label("no `concurrency` statement")
                 .with_help("add `concurrency max N [per input.KEY] queue|skip|cancel-previous`, or `concurrency unlimited because \"…\"`"),
         );
-    }
-    for stmt in &flow.body {
-        if let StmtKind::Trigger(trigger) = &stmt.kind {
-            trigger_checks(trigger, stmt.span, &mut out);
-        }
     }
     block(&flow.body, &ranged_inputs, &mut out);
     out
@@ -135,23 +130,6 @@ fn ranged_inputs(flow: &Flow) -> Vec<&str> {
         .filter(|f| matches!(f.ty.kind, TypeKind::Range { .. }))
         .map(|f| f.key.name.as_str())
         .collect()
-}
-
-fn trigger_checks(trigger: &Trigger, span: Span, out: &mut Vec<Diagnostic>) {
-    match trigger {
-        Trigger::Schedule { cron, tz: None, .. } => out.push(
-            Diagnostic::new(Code::ScheduleWithoutTz, cron.span, "this schedule has no time zone: UTC is assumed")
-                .with_primary_label("no `tz`")
-                .with_help("say which clock it follows: `tz \"Europe/Oslo\"` (or `tz \"UTC\"` on purpose)"),
-        ),
-        Trigger::Webhook { verify: None, path, .. } => out.push(
-            Diagnostic::new(Code::WebhookWithoutVerification, path.span, "this webhook accepts unsigned calls")
-                .with_primary_label("no `verify`")
-                .with_label(span, "anyone who knows the path can start runs")
-                .with_help("add `verify hmac(secret NAME)` (with `scheme github` for GitHub), or `verify none because \"…\"`"),
-        ),
-        _ => {}
-    }
 }
 
 fn block(stmts: &[Stmt], ranged: &[&str], out: &mut Vec<Diagnostic>) {

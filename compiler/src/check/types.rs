@@ -37,6 +37,8 @@ struct Typer<'a> {
     depth: usize,
     /// Every expression's type, when asked for (`weir graph --format json`).
     recorded: Option<Vec<(Span, Type)>>,
+    /// Whether each expression's type is narrow, when asked for (the guard checks).
+    narrow: Option<Vec<(Span, bool)>>,
     /// Types of loop-body steps from a silent first pass, for `prev(NAME)`.
     prev_types: HashMap<&'a str, Type>,
     /// Flows a `call` may name.
@@ -47,9 +49,38 @@ struct Typer<'a> {
     output: Option<Type>,
 }
 
-/// Type-check one flow.
-pub(super) fn check_flow<'a>(flow: &'a Flow, library: Option<&'a Library<'a>>) -> Vec<Diagnostic> {
-    run(flow, false, library).diagnostics
+/// Which expressions have a narrow type ([`Type::is_narrow`]), by span: what the guard
+/// checks ask of the types, gathered in the same pass as the type diagnostics.
+#[derive(Debug, Default)]
+pub struct Narrowness {
+    /// Sorted by span; the last typing of a span wins.
+    spans: Vec<(Span, bool)>,
+}
+
+impl Narrowness {
+    /// Whether the expression at `span` has a narrow type (`None`: never typed).
+    pub fn get(&self, span: Span) -> Option<bool> {
+        self.spans.binary_search_by_key(&span, |(s, _)| *s).ok().map(|i| self.spans[i].1)
+    }
+}
+
+/// Type-check one flow, and say which expressions have a narrow type.
+pub(super) fn check_flow_with_narrowness<'a>(
+    flow: &'a Flow,
+    library: Option<&'a Library<'a>>,
+) -> (Vec<Diagnostic>, Narrowness) {
+    let typer = run_with(flow, false, true, library);
+    let mut spans = typer.narrow.unwrap_or_default();
+    // Stable sort keeps typing order among equal spans; keep the last of each.
+    spans.sort_by_key(|(s, _)| *s);
+    let mut deduped: Vec<(Span, bool)> = Vec::with_capacity(spans.len());
+    for (span, narrow) in spans {
+        match deduped.last_mut() {
+            Some(last) if last.0 == span => last.1 = narrow,
+            _ => deduped.push((span, narrow)),
+        }
+    }
+    (typer.diagnostics, Narrowness { spans: deduped })
 }
 
 /// The type of every expression of a flow, in the order they are typed (`call`s resolved
@@ -69,6 +100,10 @@ pub fn input_type(flow: &Flow) -> Type {
 }
 
 fn run<'a>(flow: &'a Flow, record: bool, library: Option<&'a Library<'a>>) -> Typer<'a> {
+    run_with(flow, record, false, library)
+}
+
+fn run_with<'a>(flow: &'a Flow, record: bool, narrow: bool, library: Option<&'a Library<'a>>) -> Typer<'a> {
     let mut typer = Typer {
         diagnostics: Vec::new(),
         aliases: HashMap::new(),
@@ -79,6 +114,7 @@ fn run<'a>(flow: &'a Flow, record: bool, library: Option<&'a Library<'a>>) -> Ty
         narrowed: Vec::new(),
         depth: 0,
         recorded: record.then(Vec::new),
+        narrow: narrow.then(Vec::new),
         prev_types: HashMap::new(),
         library,
         output: None,
@@ -391,9 +427,11 @@ impl<'a> Typer<'a> {
         }
         let diagnostics = self.diagnostics.len();
         let recorded = self.recorded.take();
+        let narrow = self.narrow.take();
         let values = self.block_values(body);
         self.diagnostics.truncate(diagnostics);
         self.recorded = recorded;
+        self.narrow = narrow;
         for (name, ty) in values {
             self.prev_types.insert(name, ty);
         }
@@ -717,6 +755,9 @@ impl<'a> Typer<'a> {
         if let Some(recorded) = &mut self.recorded {
             recorded.push((expr.span, ty.clone()));
         }
+        if let Some(narrow) = &mut self.narrow {
+            narrow.push((expr.span, ty.is_narrow()));
+        }
         ty
     }
 
@@ -790,6 +831,9 @@ impl<'a> Typer<'a> {
                             let ty = self.prev_types.get(name.as_str()).cloned().unwrap_or(Type::Unknown);
                             if let Some(recorded) = &mut self.recorded {
                                 recorded.push((a.span, ty.clone()));
+                            }
+                            if let Some(narrow) = &mut self.narrow {
+                                narrow.push((a.span, ty.is_narrow()));
                             }
                             ty
                         }

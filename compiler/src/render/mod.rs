@@ -1,11 +1,15 @@
 //! Renderers: one diagnostic model, several outputs. Each reads [`Diagnostic`] and the file
 //! it belongs to and nothing else.
 
+mod github;
 mod human;
 mod json;
+mod sarif;
 
+pub use github::{escape_data, escape_property, github_annotation, render_github, repository_path};
 pub use human::{HumanOptions, render_human};
 pub use json::{JSON_SCHEMA_VERSION, json_diagnostic, json_report};
+pub use sarif::{INFORMATION_URI, SARIF_SCHEMA, path_uri, sarif_report};
 
 use weir_diagnostics::Diagnostic;
 

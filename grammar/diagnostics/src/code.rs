@@ -152,6 +152,32 @@ codes! {
         "A schedule trigger has no `tz`: UTC is assumed.";
     BindsNotUsed = "W0305", "binds-not-used", Warning,
         "An approval binds content that the step it guards does not use.";
+    ConcurrencyKeyNotInput = "E0313", "concurrency-key-not-input", Error,
+        "A `concurrency … per KEY` expression reads something other than the flow's `input`.";
+    ParallelKvWrite = "E0314", "parallel-kv-write", Error,
+        "Two parallel branches (or iterations) write kv keys that are not provably distinct.";
+    InvalidCron = "E0501", "invalid-cron", Error,
+        "A schedule's cron pattern is malformed or never fires.";
+    InvalidTimeZone = "E0502", "invalid-time-zone", Error,
+        "A schedule's `tz` is not a time zone of the tz database.";
+    DuplicateWebhookPath = "E0503", "duplicate-webhook-path", Error,
+        "Two webhook triggers of one project listen on the same path.";
+    BreakingChangeWithoutMajor = "E0504", "breaking-change-without-major", Error,
+        "A flow's interface breaks its callers but its version has no major bump.";
+    SuspiciousSchedule = "W0501", "suspicious-schedule", Warning,
+        "A valid schedule that is probably not what was meant (every minute, skipped months, a DST gap).";
+    AdditionWithoutMinor = "W0502", "addition-without-minor", Warning,
+        "A flow's interface gained something but its version has no minor bump.";
+    UnusedSuppression = "W0002", "unused-suppression", Warning,
+        "An `# allow(name): reason` comment silences nothing.";
+    CredentialInFlow = "E0401", "credential-in-flow", Error,
+        "A flow contains what looks like a credential (a token, a key, a password) as a literal.";
+    InjectionRisk = "E0402", "injection-risk", Error,
+        "Untrusted text reaches an ssh command, SQL text, a URL or a header without quoting.";
+    SqlTemplateHole = "E0403", "sql-template-hole", Error,
+        "SQL text has a `{…}` template hole; values go in `params`.";
+    UnboundedPayload = "E0404", "unbounded-payload", Error,
+        "A value weir cannot bound in size is passed whole into a step instead of as a `res<>`.";
     InvalidSuppression = "W0001", "invalid-suppression", Warning,
         "An `# allow(name): reason` comment names no known code or gives no reason.";
     ConfigSyntaxError = "E0101", "config-syntax-error", Error,
