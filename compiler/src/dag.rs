@@ -4,8 +4,8 @@
 //! graph without back edges is acyclic and the guard checks can compute dominators on it.
 
 use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
-use std::collections::HashMap;
 use weir_diagnostics::Span;
 use weir_grammar::ast::*;
 
@@ -84,7 +84,7 @@ struct Builder<'a> {
     /// Loop heads of enclosing loops, innermost last, with their exits.
     loops: Vec<(NodeIndex, NodeIndex)>,
     /// Nodes control does not fall through.
-    terminal: std::collections::HashSet<NodeIndex>,
+    terminal: HashSet<NodeIndex>,
     end: NodeIndex,
     /// `try` branch nodes with their handlers.
     tries: Vec<(NodeIndex, NodeIndex)>,
@@ -109,7 +109,7 @@ fn build_with(flow: &Flow, data: bool) -> FlowGraph {
     let end = graph.add_node(Node { kind: NodeKind::End, label: "end".into(), span: flow.name.span });
     let mut builder = Builder {
         graph,
-        named: HashMap::new(),
+        named: HashMap::default(),
         reads: Vec::new(),
         catches: Vec::new(),
         loops: Vec::new(),

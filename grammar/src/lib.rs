@@ -10,6 +10,7 @@ mod parser;
 mod recover;
 mod scan;
 pub mod trivia;
+mod visit;
 mod words;
 
 pub use lower::MAX_EXPR_OPERATORS;

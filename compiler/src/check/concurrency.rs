@@ -11,7 +11,7 @@
 //! hole or after their last one (`"a/{x}"` and `"b/{x}"`); in a parallel `for`, a key that
 //! mentions the loop variable counts as one key per iteration.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
 
@@ -40,7 +40,7 @@ pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
             _ => None,
         })
         .collect();
-    let mut produced = HashSet::new();
+    let mut produced = HashSet::default();
     produced_names(&flow.body, &mut produced);
     let scope = KeyScope { consts, produced };
     for stmt in &flow.body {

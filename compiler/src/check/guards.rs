@@ -15,7 +15,8 @@ use crate::effects::{StepEffect, flow_effects_with};
 use crate::families::Effect;
 use crate::interface::Library;
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::{HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::VecDeque;
 use weir_config::Config;
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
@@ -60,7 +61,7 @@ pub(super) fn check_flow<'a>(
     narrowness: &Narrowness,
 ) -> Vec<Diagnostic> {
     let all_effects = flow_effects_with(flow, config, library);
-    let mut effects: HashMap<&str, &StepEffect> = HashMap::new();
+    let mut effects: HashMap<&str, &StepEffect> = HashMap::default();
     for effect in &all_effects {
         effects.entry(effect.step.as_str()).or_insert(effect);
     }
@@ -86,7 +87,7 @@ pub(super) fn check_flow<'a>(
     let tainter = Tainter { ctx: &ctx, effects: &effects, narrowness, memo: Default::default() };
     let flow_graph = dag::build_control(flow);
     let graph = GuardGraph::new(&flow_graph);
-    let mut nodes: HashMap<&str, NodeIndex> = HashMap::new();
+    let mut nodes: HashMap<&str, NodeIndex> = HashMap::default();
     for index in flow_graph.graph.node_indices() {
         let node = &flow_graph.graph[index];
         if matches!(node.kind, NodeKind::Step | NodeKind::Approval) {
@@ -94,8 +95,8 @@ pub(super) fn check_flow<'a>(
         }
     }
     let mut out = Vec::new();
-    let mut reported_defaults = HashSet::new();
-    let mut reported_binds = HashSet::new();
+    let mut reported_defaults = HashSet::default();
+    let mut reported_binds = HashSet::default();
     for info in candidates {
         let step = info.step;
         let effect = effects[step.name.name.as_str()];
@@ -320,13 +321,6 @@ fn used_paths(step: &Step) -> Vec<String> {
     for expr in step_inputs(step) {
         paths_in(expr, &mut out);
     }
-    if let StepCall::Family { target: Some(t), .. } = &step.call {
-        for part in &t.parts {
-            if let TemplatePart::Hole { expr, .. } = part {
-                paths_in(expr, &mut out);
-            }
-        }
-    }
     out
 }
 
@@ -335,37 +329,18 @@ fn paths_in(expr: &Expr, out: &mut Vec<String>) {
         out.push(path);
         return;
     }
-    for child in children(expr) {
+    for child in expr.children() {
         paths_in(child, out);
     }
 }
 
-/// The direct subexpressions of an expression.
-fn children(expr: &Expr) -> Vec<&Expr> {
-    match &expr.kind {
-        ExprKind::Field { base, .. } => vec![base],
-        ExprKind::Index { base, index } => vec![base, index],
-        ExprKind::Call { args, .. } => args.iter().collect(),
-        ExprKind::Unary { operand, .. } => vec![operand],
-        ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
-        ExprKind::Paren { inner } => vec![inner],
-        ExprKind::List { items } => items.iter().collect(),
-        ExprKind::Record { fields } => fields.iter().map(|f| &f.value).collect(),
-        ExprKind::String(t) => t
-            .parts
-            .iter()
-            .filter_map(|p| match p {
-                TemplatePart::Hole { expr, .. } => Some(expr),
-                TemplatePart::Text { .. } => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The expressions a step's config feeds it (not its connection, undo or types).
+/// The expressions that feed a step: its target's holes and its config (not its
+/// connection, undo or types).
 fn step_inputs(step: &Step) -> Vec<&Expr> {
     let mut out = Vec::new();
+    if let StepCall::Family { target: Some(t), .. } = &step.call {
+        out.extend(t.holes());
+    }
     for entry in step.config.iter().flat_map(|c| &c.entries) {
         match &entry.kind {
             EntryKind::Plain { key, value } if key.name != "connection" => out.push(value),
@@ -403,7 +378,7 @@ impl<'a> Context<'a> {
     fn content_paths(&self, step: &Step) -> Vec<String> {
         let mut out = Vec::new();
         let mut pending = used_paths(step);
-        let mut expanded = HashSet::new();
+        let mut expanded = HashSet::default();
         while let Some(path) = pending.pop() {
             let root = path.split('.').next().unwrap_or("");
             if self.steps.contains_key(root) {
@@ -462,15 +437,6 @@ struct Tainter<'c, 'a> {
 impl<'c, 'a> Tainter<'c, 'a> {
     /// The first model-data expression among a step's inputs, and its source step.
     fn step_taint(&self, step: &'a Step) -> Option<(Span, &'a str)> {
-        if let StepCall::Family { target: Some(t), .. } = &step.call {
-            for part in &t.parts {
-                if let TemplatePart::Hole { expr, .. } = part
-                    && let Some(source) = self.expr_taint(expr, 0)
-                {
-                    return Some((expr.span, source));
-                }
-            }
-        }
         step_inputs(step).into_iter().find_map(|e| self.expr_taint(e, 0).map(|s| (self.narrowest(e), s)))
     }
 
@@ -479,7 +445,7 @@ impl<'c, 'a> Tainter<'c, 'a> {
         if path_of(expr).is_some() {
             return expr.span;
         }
-        for child in children(expr) {
+        for child in expr.children() {
             if self.expr_taint(child, 0).is_some() {
                 return self.narrowest(child);
             }
@@ -497,7 +463,7 @@ impl<'c, 'a> Tainter<'c, 'a> {
         }
         match &expr.kind {
             ExprKind::Name { name } => self.name_taint(name, depth),
-            _ => children(expr).into_iter().find_map(|c| self.expr_taint(c, depth + 1)),
+            _ => expr.children().into_iter().find_map(|c| self.expr_taint(c, depth + 1)),
         }
     }
 
@@ -535,20 +501,13 @@ impl<'c, 'a> Tainter<'c, 'a> {
                 out.push(path);
                 return;
             }
-            for child in children(expr) {
+            for child in expr.children() {
                 walk(tainter, child, out);
             }
         }
         let mut out = Vec::new();
         for expr in step_inputs(step) {
             walk(self, expr, &mut out);
-        }
-        if let StepCall::Family { target: Some(t), .. } = &step.call {
-            for part in &t.parts {
-                if let TemplatePart::Hole { expr, .. } = part {
-                    walk(self, expr, &mut out);
-                }
-            }
         }
         out
     }
@@ -562,7 +521,7 @@ impl<'c, 'a> Tainter<'c, 'a> {
             paths.into_iter().map(|p| p.split('.').next().unwrap_or("").to_string()).collect()
         };
         let mut found = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut stack: Vec<String> = roots(step);
         while let Some(root) = stack.pop() {
             if !seen.insert(root.clone()) {
@@ -593,8 +552,8 @@ impl<'g> GuardGraph<'g> {
         for index in source.node_indices() {
             graph.add_node(source[index].kind);
         }
-        let mut approved = HashMap::new();
-        let mut approval_of = HashMap::new();
+        let mut approved = HashMap::default();
+        let mut approval_of = HashMap::default();
         for index in source.node_indices() {
             if source[index].kind == NodeKind::Approval {
                 let outcome = graph.add_node(NodeKind::Join);
@@ -668,7 +627,8 @@ impl<'g> GuardGraph<'g> {
     /// passes one on some branch, any shortest path), as the names a reader recognises.
     fn unguarded_path(&self, target: NodeIndex) -> String {
         let avoid: HashSet<NodeIndex> = self.approved.values().copied().collect();
-        let path = self.bfs(target, &avoid).or_else(|| self.bfs(target, &HashSet::new())).unwrap_or_default();
+        let path =
+            self.bfs(target, &avoid).or_else(|| self.bfs(target, &HashSet::default())).unwrap_or_default();
         let mut words = vec!["start".to_string()];
         for window in path.windows(2) {
             let (from, to) = (window[0], window[1]);
@@ -690,9 +650,9 @@ impl<'g> GuardGraph<'g> {
     }
 
     fn bfs(&self, target: NodeIndex, avoid: &HashSet<NodeIndex>) -> Option<Vec<NodeIndex>> {
-        let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::default();
         let mut queue = VecDeque::from([self.start]);
-        let mut seen = HashSet::from([self.start]);
+        let mut seen: HashSet<NodeIndex> = [self.start].into_iter().collect();
         while let Some(node) = queue.pop_front() {
             if node == target {
                 let mut path = vec![node];

@@ -27,7 +27,7 @@
 use super::types::expression_types;
 use crate::interface::Library;
 use crate::types::Type;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
 
@@ -91,8 +91,13 @@ pub(super) fn check_flow<'a>(flow: &'a Flow, library: Option<&'a Library<'a>>) -
         StmtKind::Trigger(Trigger::Webhook { .. }) => Some(s.span),
         _ => None,
     });
-    let mut checker =
-        Checker { webhook, names: HashMap::new(), locals: Vec::new(), found: Vec::new(), out: Vec::new() };
+    let mut checker = Checker {
+        webhook,
+        names: HashMap::default(),
+        locals: Vec::new(),
+        found: Vec::new(),
+        out: Vec::new(),
+    };
     checker.stmts(&flow.body);
     if checker.found.is_empty() {
         return checker.out;

@@ -4,7 +4,7 @@ use crate::builtins;
 use crate::families::{self, FieldKind};
 use crate::interface::{Library, Unresolved};
 use crate::types::Type;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use weir_config::Config as Project;
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
@@ -91,12 +91,12 @@ pub(super) fn check_flow<'a>(
 ) -> Vec<Diagnostic> {
     let mut names = Names {
         diagnostics: Vec::new(),
-        decls: HashMap::new(),
+        decls: HashMap::default(),
         inputs: Vec::new(),
         required_inputs: Vec::new(),
-        aliases: HashMap::new(),
-        used: HashSet::new(),
-        used_inputs: HashSet::new(),
+        aliases: HashMap::default(),
+        used: HashSet::default(),
+        used_inputs: HashSet::default(),
         locals: Vec::new(),
         payload: false,
         until_body: None,

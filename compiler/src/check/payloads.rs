@@ -12,7 +12,7 @@
 //! or `to_res(…)`. Passing it whole, in a template, in a record or list, or through a
 //! builtin that keeps its size (`lower`, `to_json`, …) is reported, naming the producer.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
 
@@ -83,7 +83,7 @@ const SIZE_KEEPING: &[&str] =
 
 /// Check one flow.
 pub(super) fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
-    let mut checker = Checker { producers: HashMap::new(), out: Vec::new() };
+    let mut checker = Checker { producers: HashMap::default(), out: Vec::new() };
     checker.stmts(&flow.body);
     checker.out
 }

@@ -7,7 +7,7 @@ use crate::builtins::{self, Returns};
 use crate::families::{self, FieldKind};
 use crate::interface::Library;
 use crate::types::{Field, ResKind, Type};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
 use weir_grammar::closest;
@@ -53,7 +53,7 @@ struct Typer<'a> {
 /// checks ask of the types, gathered in the same pass as the type diagnostics.
 #[derive(Debug, Default)]
 pub struct Narrowness {
-    /// Sorted by span; the last typing of a span wins.
+    /// Sorted by span, one entry per span.
     spans: Vec<(Span, bool)>,
 }
 
@@ -71,16 +71,12 @@ pub(super) fn check_flow_with_narrowness<'a>(
 ) -> (Vec<Diagnostic>, Narrowness) {
     let typer = run_with(flow, false, true, library);
     let mut spans = typer.narrow.unwrap_or_default();
-    // Stable sort keeps typing order among equal spans; keep the last of each.
-    spans.sort_by_key(|(s, _)| *s);
-    let mut deduped: Vec<(Span, bool)> = Vec::with_capacity(spans.len());
-    for (span, narrow) in spans {
-        match deduped.last_mut() {
-            Some(last) if last.0 == span => last.1 = narrow,
-            _ => deduped.push((span, narrow)),
-        }
-    }
-    (typer.diagnostics, Narrowness { spans: deduped })
+    // A span typed twice (a silent first pass over a loop body is discarded) has one
+    // type; if it ever had two, "not narrow" sorts first and is kept, which errs towards
+    // reporting.
+    spans.sort_unstable();
+    spans.dedup_by_key(|(s, _)| *s);
+    (typer.diagnostics, Narrowness { spans })
 }
 
 /// The type of every expression of a flow, in the order they are typed (`call`s resolved
@@ -106,16 +102,16 @@ fn run<'a>(flow: &'a Flow, record: bool, library: Option<&'a Library<'a>>) -> Ty
 fn run_with<'a>(flow: &'a Flow, record: bool, narrow: bool, library: Option<&'a Library<'a>>) -> Typer<'a> {
     let mut typer = Typer {
         diagnostics: Vec::new(),
-        aliases: HashMap::new(),
+        aliases: HashMap::default(),
         inputs: Type::record(&[]),
-        values: HashMap::new(),
+        values: HashMap::default(),
         locals: Vec::new(),
-        callbacks: HashMap::new(),
+        callbacks: HashMap::default(),
         narrowed: Vec::new(),
         depth: 0,
         recorded: record.then(Vec::new),
         narrow: narrow.then(Vec::new),
-        prev_types: HashMap::new(),
+        prev_types: HashMap::default(),
         library,
         output: None,
         order: Vec::new(),
@@ -1218,9 +1214,11 @@ fn can_leave(stmt: &Stmt) -> bool {
 
 /// True when any expression under these statements calls `prev`.
 fn uses_prev(stmts: &[Stmt]) -> bool {
-    // The AST is plain data: look for the call in its JSON form rather than walking every
-    // node kind twice.
-    stmts.iter().any(|s| serde_json::to_string(s).is_ok_and(|j| j.contains("\"name\":\"prev\"")))
+    stmts.iter().any(|s| {
+        s.any_expr(&mut |e| {
+            matches!(&e.kind, ExprKind::Call { callee, .. } if matches!(&callee.kind, ExprKind::Name { name } if name == "prev"))
+        })
+    })
 }
 
 /// True when `e` is (part of) a chain that contains `?.`.
