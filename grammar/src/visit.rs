@@ -4,7 +4,33 @@
 
 use crate::ast::*;
 
+impl File {
+    /// The flows of the file (items that did not parse are skipped).
+    pub fn flows(&self) -> impl Iterator<Item = &Flow> {
+        self.items.iter().filter_map(|item| match item {
+            Item::Flow(flow) => Some(flow),
+            Item::Error(_) => None,
+        })
+    }
+}
+
 impl Expr {
+    /// The expression as its author wrote it, for messages (`plan.body`, `input.items[…]`,
+    /// `f(…)`); `None` for anything but names, fields, indexes, calls and parentheses
+    /// around those.
+    pub fn as_written(&self) -> Option<String> {
+        Some(match &self.kind {
+            ExprKind::Name { name } => name.clone(),
+            ExprKind::Field { base, name, optional } => {
+                format!("{}{}{}", base.as_written()?, if *optional { "?." } else { "." }, name.name)
+            }
+            ExprKind::Call { callee, .. } => format!("{}(…)", callee.as_written()?),
+            ExprKind::Index { base, .. } => format!("{}[…]", base.as_written()?),
+            ExprKind::Paren { inner } => inner.as_written()?,
+            _ => return None,
+        })
+    }
+
     /// The direct subexpressions, in source order (template holes included; a call's
     /// callee is not: it names a builtin).
     pub fn children(&self) -> Vec<&Expr> {

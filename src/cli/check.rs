@@ -19,7 +19,6 @@ use weir_compiler::render::{
 };
 use weir_config::Config;
 use weir_diagnostics::{Diagnostic, Severity};
-use weir_grammar::ast::Item;
 
 /// Output formats of `weir check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -92,10 +91,7 @@ fn read_source(path: &Path) -> Result<Source, String> {
 }
 
 fn flows(source: &Source) -> impl Iterator<Item = &weir_grammar::ast::Flow> {
-    source.parsed.file.items.iter().filter_map(|item| match item {
-        Item::Flow(flow) => Some(flow),
-        Item::Error(_) => None,
-    })
+    source.parsed.file.flows()
 }
 
 /// Check one parsed file against its project's config (whose `[checks]` levels apply) and

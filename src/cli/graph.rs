@@ -5,7 +5,6 @@ use super::{EXIT_FAILURE, EXIT_OK, print, usage_error};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::path::PathBuf;
-use weir_grammar::ast::Item;
 
 /// Output formats of `weir graph`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -41,15 +40,7 @@ pub fn run(args: GraphArgs) -> u8 {
         eprintln!("error: `{}` has syntax errors; run `weir check` to see them", args.file.display());
         return EXIT_FAILURE;
     }
-    let flows: Vec<_> = parsed
-        .file
-        .items
-        .iter()
-        .filter_map(|item| match item {
-            Item::Flow(flow) => Some(flow),
-            Item::Error(_) => None,
-        })
-        .collect();
+    let flows: Vec<_> = parsed.file.flows().collect();
     match args.format {
         GraphFormat::Dot => {
             for flow in &flows {

@@ -147,14 +147,8 @@ fn no_expression_in_the_stdlib_flows_is_untyped() {
                 (p, weir_grammar::parse(&text))
             })
             .collect();
-    let flows: Vec<&weir_grammar::ast::Flow> = sources
-        .iter()
-        .flat_map(|(_, parsed)| parsed.file.items.iter())
-        .filter_map(|item| match item {
-            weir_grammar::ast::Item::Flow(flow) => Some(flow),
-            weir_grammar::ast::Item::Error(_) => None,
-        })
-        .collect();
+    let flows: Vec<&weir_grammar::ast::Flow> =
+        sources.iter().flat_map(|(_, parsed)| parsed.file.flows()).collect();
     let library = weir_compiler::interface::Library::new(flows.iter().copied());
     let mut untyped = Vec::new();
     let mut total = 0;

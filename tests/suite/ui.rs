@@ -60,15 +60,7 @@ pub fn pinned_now() -> std::time::SystemTime {
 
 /// The flows of a parsed file.
 pub fn flows_of(parsed: &weir_grammar::Parsed) -> Vec<&weir_grammar::ast::Flow> {
-    parsed
-        .file
-        .items
-        .iter()
-        .filter_map(|item| match item {
-            weir_grammar::ast::Item::Flow(flow) => Some(flow),
-            weir_grammar::ast::Item::Error(_) => None,
-        })
-        .collect()
+    parsed.file.flows().collect()
 }
 
 #[test]

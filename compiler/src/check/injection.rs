@@ -138,7 +138,7 @@ impl Found<'_> {
             Some(via) => format!("{} (through `{via}`)", source.what),
             None => source.what.clone(),
         };
-        let shown = describe(expr);
+        let shown = expr.as_written().unwrap_or_else(|| "…".to_string());
         let quoted = |f: &str| if hole { format!("`{{{f}({shown})}}`") } else { format!("`{f}({shown})`") };
         let (message, help) = match self.sink {
             Sink::Shell => (
@@ -343,7 +343,7 @@ impl<'a> Checker<'a> {
                 .with_primary_label("a value put into SQL text")
                 .with_help(format!(
                     "write a placeholder in its place (`$1` for postgres, `?1` for sqlite) and pass the value in `params [{}]`",
-                    describe(expr)
+                    expr.as_written().unwrap_or_else(|| "…".to_string())
                 ))
                 .with_note("SQL text takes no holes, even for trusted values: parameters never change what the statement does"),
             );
@@ -445,20 +445,6 @@ fn holes(template: &Template) -> Vec<(&Expr, Span)> {
             TemplatePart::Text { .. } => None,
         })
         .collect()
-}
-
-/// A value as the author wrote it, for a help: `input.repo`, `plan.items[…]`, `f(…)`.
-fn describe(e: &Expr) -> String {
-    match &e.kind {
-        ExprKind::Name { name } => name.clone(),
-        ExprKind::Field { base, name, optional } => {
-            format!("{}{}{}", describe(base), if *optional { "?." } else { "." }, name.name)
-        }
-        ExprKind::Call { callee, .. } => format!("{}(…)", describe(callee)),
-        ExprKind::Index { base, .. } => format!("{}[…]", describe(base)),
-        ExprKind::Paren { inner } => describe(inner),
-        _ => "…".to_string(),
-    }
 }
 
 #[cfg(test)]

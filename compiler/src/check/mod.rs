@@ -67,15 +67,7 @@ pub fn check_with_options<'a>(
     if parsed.has_errors() {
         return Vec::new();
     }
-    let file: Vec<&weir_grammar::ast::Flow> = parsed
-        .file
-        .items
-        .iter()
-        .filter_map(|item| match item {
-            Item::Flow(flow) => Some(flow),
-            Item::Error(_) => None,
-        })
-        .collect();
+    let file: Vec<&weir_grammar::ast::Flow> = parsed.file.flows().collect();
     let mut own = WebhookRoutes::default();
     let webhooks = match options.webhooks {
         Some(webhooks) => webhooks,
@@ -120,10 +112,7 @@ pub fn diagnose_with(
     let parsed = weir_grammar::parse_bytes(bytes);
     let mut diagnostics = parsed.diagnostics.clone();
     // Flows in one file may call each other.
-    let library = Library::new(parsed.file.items.iter().filter_map(|item| match item {
-        Item::Flow(flow) => Some(flow),
-        Item::Error(_) => None,
-    }));
+    let library = Library::new(parsed.file.flows());
     diagnostics.extend(check_with_options(&parsed, config, Some(&library), options));
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     let text = std::str::from_utf8(bytes).unwrap_or_default();

@@ -899,7 +899,9 @@ impl<'a> Typer<'a> {
         match base_ty {
             Type::Unknown | Type::Json => base_ty.clone(),
             // Narrowed by an enclosing `if PATH != none`.
-            Type::Optional { inner } if self.narrowed.contains(&describe_expr(base)) => {
+            Type::Optional { inner }
+                if self.narrowed.contains(&base.as_written().unwrap_or_else(|| "this value".to_string())) =>
+            {
                 let inner = (**inner).clone();
                 self.field(&inner, base, name, optional)
             }
@@ -913,12 +915,12 @@ impl<'a> Typer<'a> {
                     Diagnostic::new(
                         Code::ValueMayBeNone,
                         name.span,
-                        format!("`{}` may be `none` here, so `.{}` cannot be read", describe_expr(base), name.name),
+                        format!("`{}` may be `none` here, so `.{}` cannot be read", base.as_written().unwrap_or_else(|| "this value".to_string()), name.name),
                     )
                     .with_primary_label("may be none")
                     .with_help(format!(
                         "write `{0}?.{1}…` (none if it is none) with `?? default` at the end, or narrow with `if {0} != none {{ … }}`",
-                        describe_expr(base),
+                        base.as_written().unwrap_or_else(|| "this value".to_string()),
                         name.name
                     )),
                 );
@@ -933,7 +935,11 @@ impl<'a> Typer<'a> {
                     let mut diagnostic = Diagnostic::new(
                         Code::UnknownField,
                         name.span,
-                        format!("`{}` has no field `{}`", describe_expr(base), name.name),
+                        format!(
+                            "`{}` has no field `{}`",
+                            base.as_written().unwrap_or_else(|| "this value".to_string()),
+                            name.name
+                        ),
                     )
                     .with_primary_label(format!("not a field of `{}`", short(base_ty)));
                     diagnostic = match closest(&name.name, &names) {
@@ -964,7 +970,10 @@ impl<'a> Typer<'a> {
                     Diagnostic::new(
                         Code::UnknownField,
                         name.span,
-                        format!("`{}` is `{other}`, which has no fields", describe_expr(base)),
+                        format!(
+                            "`{}` is `{other}`, which has no fields",
+                            base.as_written().unwrap_or_else(|| "this value".to_string())
+                        ),
                     )
                     .with_primary_label("no fields here")
                     .with_help("only records, approvals, callbacks, steps and json values have fields"),
@@ -1188,7 +1197,7 @@ fn narrowed_path(cond: &Expr, op: BinaryOp) -> Option<String> {
         _ => return None,
     };
     matches!(path.kind, ExprKind::Name { .. } | ExprKind::Field { optional: false, .. })
-        .then(|| describe_expr(path))
+        .then(|| path.as_written().unwrap_or_else(|| "this value".to_string()))
 }
 
 /// True when a statement can leave the enclosing loop (`continue` stays in it; running
@@ -1227,19 +1236,6 @@ fn in_optional_chain(e: &Expr) -> bool {
         ExprKind::Field { optional: true, .. } => true,
         ExprKind::Field { base, .. } | ExprKind::Index { base, .. } => in_optional_chain(base),
         _ => false,
-    }
-}
-
-/// The expression as the user wrote it, for messages (`plan.body`).
-fn describe_expr(e: &Expr) -> String {
-    match &e.kind {
-        ExprKind::Name { name } => name.clone(),
-        ExprKind::Field { base, name, optional } => {
-            format!("{}{}{}", describe_expr(base), if *optional { "?." } else { "." }, name.name)
-        }
-        ExprKind::Call { callee, .. } => format!("{}(…)", describe_expr(callee)),
-        ExprKind::Index { base, .. } => format!("{}[…]", describe_expr(base)),
-        _ => "this value".to_string(),
     }
 }
 
