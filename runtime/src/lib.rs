@@ -3,6 +3,8 @@
 //!
 //! Today it holds the journal store ([`store`]): the trait the interpreter writes through,
 //! the sled implementation with group commit, the in-memory model used as a test oracle, and
-//! the fault-injecting wrapper.
+//! the fault-injecting wrapper; and the executors ([`exec`]) that run steps against the
+//! outside world, starting with `http`.
 
+pub mod exec;
 pub mod store;
