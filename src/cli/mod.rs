@@ -6,6 +6,7 @@ mod families;
 mod files;
 mod fmt;
 mod graph;
+mod init;
 mod parse;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     Families(families::FamiliesArgs),
     Graph(graph::GraphArgs),
+    Init(init::InitArgs),
 }
 
 /// Parse the command line and run the command.
@@ -57,6 +59,7 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Families(args) => families::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Init(args) => init::run(args),
     };
     ExitCode::from(code)
 }

@@ -27,7 +27,7 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for command in ["check", "fmt", "parse", "explain"] {
+    for command in ["check", "fmt", "parse", "explain", "init"] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
     weir().arg("--no-such-flag").assert().code(2);
@@ -233,4 +233,33 @@ fn check_explain_lists_effects_overrides_and_unattended() {
     let rollback = steps.iter().find(|s| s["step"] == "rollback").expect("rollback");
     assert_eq!(rollback["effect"], "irreversible");
     assert_eq!(rollback["producer"], true);
+}
+
+#[test]
+fn init_creates_a_project_once_and_keeps_what_exists() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path().join("p");
+    let output = weir().arg("init").arg(&project).arg("--json").output().expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["created"], serde_json::json!(["weir.toml", ".weir/", ".gitignore entry"]));
+    assert!(project.join(".weir/store").is_dir(), "the embedded store exists");
+    // The template is a valid weir.toml with nothing to report.
+    let text = fs::read_to_string(project.join("weir.toml")).expect("weir.toml");
+    let (_, diagnostics) = weir_config::parse_bytes(text.as_bytes());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    // Again: nothing is overwritten, nothing duplicated.
+    fs::write(project.join("weir.toml"), "# mine\n").expect("write");
+    let output = weir().arg("init").arg(&project).arg("--json").output().expect("run");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["created"], serde_json::json!([]));
+    assert_eq!(fs::read_to_string(project.join("weir.toml")).expect("read"), "# mine\n");
+    let ignore = fs::read_to_string(project.join(".gitignore")).expect(".gitignore");
+    assert_eq!(ignore.matches(".weir/").count(), 1, "{ignore}");
+    weir()
+        .arg("init")
+        .arg(&project)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kept    weir.toml (already there)"));
 }
