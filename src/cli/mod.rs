@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. Every command lives in its own module.
 
 mod check;
+mod disasm;
 mod explain;
 mod families;
 mod files;
@@ -40,6 +41,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     Families(families::FamiliesArgs),
     Graph(graph::GraphArgs),
+    Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
 
@@ -59,6 +61,7 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Families(args) => families::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };
     ExitCode::from(code)

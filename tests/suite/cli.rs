@@ -27,7 +27,7 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for command in ["check", "fmt", "parse", "explain", "init"] {
+    for command in ["check", "fmt", "parse", "explain", "init", "disasm"] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
     weir().arg("--no-such-flag").assert().code(2);
@@ -262,4 +262,33 @@ fn init_creates_a_project_once_and_keeps_what_exists() {
         .assert()
         .success()
         .stdout(predicate::str::contains("kept    weir.toml (already there)"));
+}
+
+#[test]
+fn disasm_lists_a_compiled_flow_and_refuses_a_damaged_one() {
+    let golden = super::root().join("compiler/bytecode/tests/golden/v1-example.weirc");
+    weir()
+        .arg("disasm")
+        .arg(&golden)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("weirc format 1 · built by weir"))
+        .stdout(predicate::str::contains("entry block#0"));
+    let output = weir().arg("disasm").arg(&golden).arg("--json").output().expect("run");
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["header"]["format_version"], 1);
+    assert!(json["program"]["steps"].as_array().is_some_and(|s| !s.is_empty()));
+    // A cut file is refused with its code; a missing one is a usage error.
+    let bytes = fs::read(&golden).expect("golden");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cut = dir.path().join("cut.weirc");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    weir().arg("disasm").arg(&cut).assert().code(1).stderr(predicate::str::contains("B0001 (truncated)"));
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x55;
+    fs::write(&cut, &flipped).expect("write");
+    weir().arg("disasm").arg(&cut).assert().code(1).stderr(predicate::str::contains("B0004"));
+    weir().arg("disasm").arg(dir.path().join("nope.weirc")).assert().code(2);
 }

@@ -11,6 +11,7 @@
 
 pub mod builder;
 pub mod codec;
+pub mod disasm;
 pub mod error;
 pub mod eval;
 pub mod header;
@@ -22,6 +23,7 @@ pub mod verify;
 
 pub use builder::ProgramBuilder;
 pub use codec::{Bytecode, decode, encode};
+pub use disasm::disassemble;
 pub use error::{LoadCode, LoadError};
 pub use eval::{Env, EvalCode, EvalError, MapEnv, eval};
 pub use header::{ACCEPTED_VERSIONS, FORMAT_VERSION, Header, MAGIC, sha256};

@@ -57,3 +57,25 @@ fn the_builder_still_writes_the_golden_bytes() {
         path.display()
     );
 }
+
+/// `weir disasm`'s listing of the golden file: deterministic, and it names what is in it.
+#[test]
+fn the_golden_file_disassembles() {
+    let bytes = std::fs::read(golden_dir().join("v1-example.weirc")).expect("golden file");
+    let bytecode = decode(&bytes).expect("loads");
+    let listing = disassemble(&bytecode);
+    assert_eq!(listing, disassemble(&decode(&bytes).expect("loads")), "the listing is deterministic");
+    assert!(listing.starts_with("weirc format 1 · built by weir "), "{listing}");
+    assert!(listing.contains(&format!("flow {} {}", bytecode.header.slug, bytecode.header.flow_version)));
+    assert!(listing.contains("entry block#"), "{listing}");
+    for step in &bytecode.program.steps {
+        assert!(listing.contains(&step.id), "step {} is not in the listing:\n{listing}", step.id);
+    }
+}
+
+#[test]
+#[ignore = "prints the golden listing: cargo test -p weir-bytecode --test golden -- --ignored --nocapture"]
+fn print_the_golden_listing() {
+    let bytes = std::fs::read(golden_dir().join("v1-example.weirc")).expect("golden file");
+    println!("{}", disassemble(&decode(&bytes).expect("loads")));
+}
