@@ -11,6 +11,7 @@ pub mod effects;
 pub mod families;
 pub mod format;
 pub mod interface;
+pub mod lower;
 pub mod render;
 pub mod schedule;
 pub mod semver_diff;

@@ -1,7 +1,9 @@
 //! The types of `.flow` values (language.md, "Values and types").
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use std::fmt;
+use weir_grammar::ast::{Flow, StmtKind, TypeExpr, TypeKind, TypeRecord};
 
 /// What a `res<…>` holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -226,5 +228,93 @@ mod tests {
         assert_eq!(t.to_string(), r#"{ risk: "low" | "high", steps: list<string>, log: res<text> }"#);
         assert_eq!(Type::optional(Type::optional(Type::int())).to_string(), "int?");
         assert_eq!(Type::Int { range: Some((1, 10)) }.to_string(), "int in 1..10");
+    }
+}
+
+/// How deeply aliases may expand (against `type A = B` / `type B = A`).
+const MAX_ALIAS_DEPTH: usize = 32;
+
+/// A flow's `type NAME = …` aliases, and the one resolution of type syntax into [`Type`]
+/// (the checker and the lowering both use it).
+#[derive(Debug, Default)]
+pub struct Aliases<'a> {
+    aliases: HashMap<&'a str, &'a TypeExpr>,
+}
+
+impl<'a> Aliases<'a> {
+    /// The aliases declared at flow level.
+    pub fn of(flow: &'a Flow) -> Aliases<'a> {
+        let aliases = flow
+            .body
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StmtKind::TypeAlias { name, ty } => Some((name.name.as_str(), ty)),
+                _ => None,
+            })
+            .collect();
+        Aliases { aliases }
+    }
+
+    /// The type a type expression denotes (`unknown` for what does not resolve).
+    pub fn resolve(&self, ty: &TypeExpr) -> Type {
+        self.resolve_at(ty, 0)
+    }
+
+    fn resolve_at(&self, ty: &TypeExpr, depth: usize) -> Type {
+        match &ty.kind {
+            TypeKind::Name { name } => {
+                if let Some(builtin) = Type::builtin(&name.name) {
+                    return builtin;
+                }
+                match self.aliases.get(name.name.as_str()) {
+                    Some(alias) if depth < MAX_ALIAS_DEPTH => self.resolve_at(alias, depth + 1),
+                    _ => Type::Unknown,
+                }
+            }
+            TypeKind::Range { low, high, .. } => Type::Int { range: Some((*low, *high)) },
+            TypeKind::List { item } => Type::list(self.resolve_at(item, depth)),
+            TypeKind::Res { kind } => Type::Res {
+                kind: match kind.as_str() {
+                    "text" => ResKind::Text,
+                    "json" => ResKind::Json,
+                    "bytes" => ResKind::Bytes,
+                    other => ResKind::Media(other.to_string()),
+                },
+            },
+            TypeKind::Record(record) => self.record_at(record, depth),
+            TypeKind::Literal { value } => Type::Literals { values: vec![value.clone()] },
+            TypeKind::Union { options } => {
+                let mut literals = Vec::new();
+                for option in options {
+                    match self.resolve_at(option, depth) {
+                        Type::Literals { values } => literals.extend(values),
+                        _ => return Type::Unknown,
+                    }
+                }
+                Type::Literals { values: literals }
+            }
+            TypeKind::Optional { inner } => Type::optional(self.resolve_at(inner, depth)),
+            TypeKind::Paren { inner } => self.resolve_at(inner, depth),
+        }
+    }
+
+    /// A record type from `{ name: T [= default], … }` (a field with `?`, or of an optional
+    /// type without a default, may be absent).
+    pub fn record(&self, record: &TypeRecord) -> Type {
+        self.record_at(record, 0)
+    }
+
+    fn record_at(&self, record: &TypeRecord, depth: usize) -> Type {
+        let fields = record
+            .fields
+            .iter()
+            .map(|f| Field {
+                name: f.key.name.clone(),
+                ty: self.resolve_at(&f.ty, depth),
+                optional: f.optional
+                    || (f.default.is_none() && matches!(f.ty.kind, TypeKind::Optional { .. })),
+            })
+            .collect();
+        Type::Record { fields }
     }
 }

@@ -78,25 +78,25 @@ pub struct Checked {
 
 /// A flow file, read and parsed.
 pub struct Source {
-    path: PathBuf,
-    bytes: Vec<u8>,
-    parsed: weir_grammar::Parsed,
+    pub(super) path: PathBuf,
+    pub(super) bytes: Vec<u8>,
+    pub(super) parsed: weir_grammar::Parsed,
 }
 
 /// Read and parse one file.
-fn read_source(path: &Path) -> Result<Source, String> {
+pub(super) fn read_source(path: &Path) -> Result<Source, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let parsed = weir_grammar::parse_bytes(&bytes);
     Ok(Source { path: path.to_path_buf(), bytes, parsed })
 }
 
-fn flows(source: &Source) -> impl Iterator<Item = &weir_grammar::ast::Flow> {
+pub(super) fn flows(source: &Source) -> impl Iterator<Item = &weir_grammar::ast::Flow> {
     source.parsed.file.flows()
 }
 
 /// Check one parsed file against its project's config (whose `[checks]` levels apply) and
 /// the flows its `call`s may name.
-fn check_source(
+pub(super) fn check_source(
     source: &Source,
     config: Option<&Config>,
     library: &Library<'_>,

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. Every command lives in its own module.
 
+mod build;
 mod check;
 mod disasm;
 mod explain;
@@ -41,6 +42,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     Families(families::FamiliesArgs),
     Graph(graph::GraphArgs),
+    Build(build::BuildArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -61,6 +63,7 @@ pub fn run() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Families(args) => families::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Build(args) => build::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

@@ -27,7 +27,7 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for command in ["check", "fmt", "parse", "explain", "init", "disasm"] {
+    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build"] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
     weir().arg("--no-such-flag").assert().code(2);
@@ -291,4 +291,50 @@ fn disasm_lists_a_compiled_flow_and_refuses_a_damaged_one() {
     fs::write(&cut, &flipped).expect("write");
     weir().arg("disasm").arg(&cut).assert().code(1).stderr(predicate::str::contains("B0004"));
     weir().arg("disasm").arg(dir.path().join("nope.weirc")).assert().code(2);
+}
+
+#[test]
+fn build_writes_identical_bytecode_twice_and_nothing_for_a_flow_with_errors() {
+    let stdlib = super::root().join("stdlib-flows");
+    let dir = dir_with(&[
+        ("weir.toml", &fs::read_to_string(stdlib.join("weir.toml")).expect("weir.toml")),
+        ("deploy-preview.flow", &fs::read_to_string(stdlib.join("deploy-preview.flow")).expect("flow")),
+        ("broken.flow", BROKEN),
+        ("two.flow", &format!("{CLEAN}\n{}", CLEAN.replace("wibble", "wobble"))),
+    ]);
+    let flow = dir.path().join("deploy-preview.flow");
+    let first = dir.path().join("a.weirc");
+    let second = dir.path().join("b.weirc");
+    weir()
+        .arg("build")
+        .arg(&flow)
+        .arg("-o")
+        .arg(&first)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("built deploy-preview 1.5.0"));
+    let output = weir().arg("build").arg(&flow).arg("-o").arg(&second).arg("--json").output().expect("run");
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["built"][0]["flow"], "deploy-preview");
+    assert_eq!(fs::read(&first).expect("a"), fs::read(&second).expect("b"), "same source, same bytes");
+    weir()
+        .arg("disasm")
+        .arg(&first)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("flow deploy-preview 1.5.0"));
+    // Errors: reported like `weir check`, exit 1, nothing written.
+    weir()
+        .arg("build")
+        .arg(dir.path().join("broken.flow"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("E0008").and(predicate::str::contains("nothing was written")));
+    assert!(!dir.path().join("broken.weirc").exists());
+    // Several flows in one file: one .weirc each, named by slug, in the -o directory.
+    let out = dir.path().join("out");
+    weir().arg("build").arg(dir.path().join("two.flow")).arg("-o").arg(&out).assert().success();
+    assert!(out.join("wibble.weirc").is_file() && out.join("wobble.weirc").is_file());
+    weir().arg("build").arg(dir.path().join("missing.flow")).assert().code(2);
 }

@@ -4,6 +4,7 @@ mod cli;
 mod corpus;
 mod docs;
 mod fmt;
+mod lower;
 mod output;
 mod project_checks;
 mod secrets;

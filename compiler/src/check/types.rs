@@ -6,7 +6,7 @@
 use crate::builtins::{self, Returns};
 use crate::families::{self, FieldKind};
 use crate::interface::Library;
-use crate::types::{Field, ResKind, Type};
+use crate::types::{Aliases, Field, Type};
 use rustc_hash::FxHashMap as HashMap;
 use weir_diagnostics::{Code, Diagnostic, Span};
 use weir_grammar::ast::*;
@@ -23,7 +23,7 @@ fn res_field(name: &str) -> Option<Type> {
 
 struct Typer<'a> {
     diagnostics: Vec<Diagnostic>,
-    aliases: HashMap<&'a str, &'a TypeExpr>,
+    aliases: Aliases<'a>,
     inputs: Type,
     /// Steps, approvals, callbacks and consts defined so far, with their types here.
     values: HashMap<&'a str, Type>,
@@ -33,8 +33,6 @@ struct Typer<'a> {
     callbacks: HashMap<&'a str, Type>,
     /// Names narrowed to non-none by an enclosing `if NAME != none`.
     narrowed: Vec<String>,
-    /// Alias expansion depth, against `type A = B` / `type B = A`.
-    depth: usize,
     /// Every expression's type, when asked for (`weir graph --format json`).
     recorded: Option<Vec<(Span, Type)>>,
     /// Whether each expression's type is narrow, when asked for (the guard checks).
@@ -102,13 +100,12 @@ fn run<'a>(flow: &'a Flow, record: bool, library: Option<&'a Library<'a>>) -> Ty
 fn run_with<'a>(flow: &'a Flow, record: bool, narrow: bool, library: Option<&'a Library<'a>>) -> Typer<'a> {
     let mut typer = Typer {
         diagnostics: Vec::new(),
-        aliases: HashMap::default(),
+        aliases: Aliases::of(flow),
         inputs: Type::record(&[]),
         values: HashMap::default(),
         locals: Vec::new(),
         callbacks: HashMap::default(),
         narrowed: Vec::new(),
-        depth: 0,
         recorded: record.then(Vec::new),
         narrow: narrow.then(Vec::new),
         prev_types: HashMap::default(),
@@ -116,11 +113,6 @@ fn run_with<'a>(flow: &'a Flow, record: bool, narrow: bool, library: Option<&'a 
         output: None,
         order: Vec::new(),
     };
-    for stmt in &flow.body {
-        if let StmtKind::TypeAlias { name, ty } = &stmt.kind {
-            typer.aliases.insert(&name.name, ty);
-        }
-    }
     for stmt in &flow.body {
         if let StmtKind::Input { fields } = &stmt.kind {
             typer.inputs = typer.record_type(fields);
@@ -134,61 +126,11 @@ impl<'a> Typer<'a> {
     // ------------------------------------------------------------ types from syntax
 
     fn resolve(&mut self, ty: &'a TypeExpr) -> Type {
-        match &ty.kind {
-            TypeKind::Name { name } => {
-                if let Some(builtin) = Type::builtin(&name.name) {
-                    return builtin;
-                }
-                match self.aliases.get(name.name.as_str()).copied() {
-                    Some(alias) if self.depth < 32 => {
-                        self.depth += 1;
-                        let resolved = self.resolve(alias);
-                        self.depth -= 1;
-                        resolved
-                    }
-                    _ => Type::Unknown,
-                }
-            }
-            TypeKind::Range { low, high, .. } => Type::Int { range: Some((*low, *high)) },
-            TypeKind::List { item } => Type::list(self.resolve(item)),
-            TypeKind::Res { kind } => Type::Res {
-                kind: match kind.as_str() {
-                    "text" => ResKind::Text,
-                    "json" => ResKind::Json,
-                    "bytes" => ResKind::Bytes,
-                    other => ResKind::Media(other.to_string()),
-                },
-            },
-            TypeKind::Record(record) => self.record_type(record),
-            TypeKind::Literal { value } => Type::Literals { values: vec![value.clone()] },
-            TypeKind::Union { options } => {
-                let types: Vec<Type> = options.iter().map(|o| self.resolve(o)).collect();
-                let mut literals = Vec::new();
-                for t in &types {
-                    match t {
-                        Type::Literals { values } => literals.extend(values.iter().cloned()),
-                        _ => return Type::Unknown,
-                    }
-                }
-                Type::Literals { values: literals }
-            }
-            TypeKind::Optional { inner } => Type::optional(self.resolve(inner)),
-            TypeKind::Paren { inner } => self.resolve(inner),
-        }
+        self.aliases.resolve(ty)
     }
 
     fn record_type(&mut self, record: &'a TypeRecord) -> Type {
-        let fields = record
-            .fields
-            .iter()
-            .map(|f| Field {
-                name: f.key.name.clone(),
-                ty: self.resolve(&f.ty),
-                optional: f.optional
-                    || (f.default.is_none() && matches!(f.ty.kind, TypeKind::Optional { .. })),
-            })
-            .collect();
-        Type::Record { fields }
+        self.aliases.record(record)
     }
 
     // ------------------------------------------------------------ statements

@@ -1,0 +1,135 @@
+//! `weir build FILE [-o OUT]`: check a flow file exactly as `weir check` does and, when it
+//! has no errors, compile each of its flows to a `.weirc` (docs/bytecode.md). The same
+//! source with the same weir gives byte-identical files.
+
+use super::check::{ConfigFinder, check_source, flows, read_source};
+use super::files::discover;
+use super::{EXIT_FAILURE, EXIT_OK, print, usage_error};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use weir_compiler::check::CheckOptions;
+use weir_compiler::interface::Library;
+use weir_compiler::render::{HumanOptions, render_human};
+use weir_diagnostics::Diagnostic;
+
+/// Compile a .flow file to bytecode.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  weir build deploy.flow\n  weir build deploy.flow -o build/deploy.weirc\n  weir build flows/all.flow -o build/ --json\n\nExit codes: 0 built, 1 the flow has errors (nothing is written), 2 usage."
+)]
+pub struct BuildArgs {
+    /// The .flow file.
+    file: PathBuf,
+    /// Where to write: a file for a one-flow source (default: FILE with `.weirc`), a
+    /// directory for several flows (default: FILE's directory), each as `SLUG.weirc`.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: BuildArgs) -> u8 {
+    let mut finder = ConfigFinder::default();
+    let config_index = match finder.find(&args.file) {
+        Ok(index) => index,
+        Err(message) => return usage_error(&message),
+    };
+    let source = match read_source(&args.file) {
+        Ok(source) => source,
+        Err(message) => return usage_error(&message),
+    };
+    // `call`s resolve against the other flows of the project, as in `weir check`.
+    let project: Vec<_> = config_index
+        .map(|i| finder.configs[i].dir.clone())
+        .into_iter()
+        .flat_map(|dir| discover(&[dir]).unwrap_or_default())
+        .filter(|p| std::fs::canonicalize(p).ok() != std::fs::canonicalize(&args.file).ok())
+        .filter_map(|p| read_source(&p).ok())
+        .collect();
+    let library = Library::new(flows(&source).chain(project.iter().flat_map(flows)));
+    let config = config_index.map(|i| &finder.configs[i].config);
+    let options = CheckOptions { now: Some(std::time::SystemTime::now()), ..Default::default() };
+    let checked = check_source(&source, config, &library, false, &options);
+    let config_report = config_index.map(|i| &finder.configs[i].report);
+    let mut failed = false;
+    for report in config_report.into_iter().chain(std::iter::once(&checked)) {
+        if report.diagnostics.is_empty() {
+            continue;
+        }
+        failed |= report.diagnostics.iter().any(Diagnostic::is_error);
+        eprint!("{}", render_human(&report.path, &report.text, &report.diagnostics, HumanOptions::default()));
+    }
+    if failed {
+        eprintln!("error: `{}` has errors; nothing was written", args.file.display());
+        return EXIT_FAILURE;
+    }
+    let text = String::from_utf8_lossy(&source.bytes);
+    let all: Vec<_> = flows(&source).collect();
+    if all.is_empty() {
+        return usage_error(&format!("`{}` holds no flow", args.file.display()));
+    }
+    let mut written = Vec::new();
+    for flow in &all {
+        let bytecode = match weir_compiler::lower::lower_flow(flow, &text, config, Some(&library)) {
+            Ok(bytecode) => bytecode,
+            Err(e) => {
+                eprintln!("error: flow `{}` cannot be compiled: {e}", flow.name.name);
+                return EXIT_FAILURE;
+            }
+        };
+        let bytes = match weir_bytecode::encode(&bytecode) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!(
+                    "error: flow `{}` compiled to bytecode that does not verify (a weir bug): {e}",
+                    flow.name.name
+                );
+                return EXIT_FAILURE;
+            }
+        };
+        let path = out_path(&args.file, args.output.as_deref(), &flow.name.name, all.len() > 1);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && let Err(e) = std::fs::create_dir_all(parent)
+        {
+            return usage_error(&format!("cannot create `{}`: {e}", parent.display()));
+        }
+        if let Err(e) = std::fs::write(&path, &bytes) {
+            return usage_error(&format!("cannot write `{}`: {e}", path.display()));
+        }
+        written.push(serde_json::json!({
+            "flow": flow.name.name,
+            "version": bytecode.header.flow_version.to_string(),
+            "path": path.display().to_string(),
+            "bytes": bytes.len(),
+            "sha256": weir_bytecode::header::hex(&weir_bytecode::sha256(&bytes)),
+        }));
+    }
+    if args.json {
+        print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({ "built": written })).unwrap_or_default()
+        ));
+    } else {
+        for w in &written {
+            print(&format!(
+                "built {} {} → {} ({} bytes)\n",
+                w["flow"].as_str().unwrap_or(""),
+                w["version"].as_str().unwrap_or(""),
+                w["path"].as_str().unwrap_or(""),
+                w["bytes"]
+            ));
+        }
+    }
+    EXIT_OK
+}
+
+/// Where one flow's bytecode goes.
+fn out_path(file: &Path, output: Option<&Path>, slug: &str, several: bool) -> PathBuf {
+    match (output, several) {
+        (Some(out), false) => out.to_path_buf(),
+        (Some(dir), true) => dir.join(format!("{slug}.weirc")),
+        (None, false) => file.with_extension("weirc"),
+        (None, true) => file.parent().unwrap_or(Path::new(".")).join(format!("{slug}.weirc")),
+    }
+}
