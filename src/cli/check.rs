@@ -106,11 +106,12 @@ pub(super) fn check_source(
     let parsed = &source.parsed;
     let mut diagnostics = parsed.diagnostics.clone();
     diagnostics.extend(weir_compiler::check::check_with_options(parsed, config, Some(library), options));
+    let text = std::str::from_utf8(&source.bytes).unwrap_or_default();
+    diagnostics.extend(weir_compiler::check::credentials_in_text(text, parsed));
     diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     // A credential written in the flow is masked in the text that is rendered, even when
     // its diagnostic is then suppressed or turned off.
     let shown = weir_config::redact(&String::from_utf8_lossy(&source.bytes), &diagnostics);
-    let text = std::str::from_utf8(&source.bytes).unwrap_or_default();
     let diagnostics = weir_compiler::suppress::apply(text, parsed, diagnostics);
     let diagnostics = match config {
         Some(config) => config.checks.apply(diagnostics),

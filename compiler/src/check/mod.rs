@@ -15,6 +15,7 @@ mod structure;
 mod triggers;
 mod types;
 
+pub use secrets::check_text as credentials_in_text;
 pub use triggers::{WebhookRoutes, normalize_path};
 pub use types::{Narrowness, expression_types, input_type, output_type};
 
@@ -114,8 +115,9 @@ pub fn diagnose_with(
     // Flows in one file may call each other.
     let library = Library::new(parsed.file.flows());
     diagnostics.extend(check_with_options(&parsed, config, Some(&library), options));
-    diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     let text = std::str::from_utf8(bytes).unwrap_or_default();
+    diagnostics.extend(credentials_in_text(text, &parsed));
+    diagnostics.sort_by_key(|d| (d.span().start, d.span().end, d.code));
     let diagnostics = crate::suppress::apply(text, &parsed, diagnostics);
     (parsed, diagnostics)
 }

@@ -376,6 +376,48 @@ impl Scanner {
 }
 
 /// How a credential may be quoted in a message: its visible prefix and `…`.
+/// Credentials in the parts of a file the tree does not hold: its comments, and, when the
+/// file has syntax errors (so no other check runs), its whole text. Either could otherwise
+/// be copied to a terminal in the excerpt of another diagnostic.
+pub fn check_text(text: &str, parsed: &weir_grammar::Parsed) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut report = |what: &str, secret: &str, span: Span, label: &str| {
+        out.push(
+            Diagnostic::new(
+                Code::CredentialInFlow,
+                span,
+                format!("{what} ({}) is written in the flow", shown(secret)),
+            )
+            .with_primary_label(label)
+            .with_help(HELP)
+            .with_note(NOTE),
+        );
+    };
+    if parsed.has_errors() {
+        for located in credential::scan(text) {
+            let range = located.range;
+            let label = "a credential must not be written in a flow";
+            report(located.what, &text[range.clone()], Span::new(range.start, range.end), label);
+        }
+        return out;
+    }
+    for comment in &parsed.trivia.comments {
+        let Some(body) = text.get(comment.span.range()) else { continue };
+        for located in credential::scan(body) {
+            let start = comment.span.start as usize;
+            let range = located.range;
+            let span = Span::new(start + range.start, start + range.end);
+            report(
+                located.what,
+                &body[range.clone()],
+                span,
+                "a credential must not be written in a flow, not even in a comment",
+            );
+        }
+    }
+    out
+}
+
 fn shown(secret: &str) -> String {
     format!("`{}…`", visible_prefix(secret))
 }
