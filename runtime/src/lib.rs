@@ -7,4 +7,5 @@
 //! outside world, starting with `http`.
 
 pub mod exec;
+pub mod interp;
 pub mod store;

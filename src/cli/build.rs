@@ -29,22 +29,27 @@ pub struct BuildArgs {
     json: bool,
 }
 
-pub fn run(args: BuildArgs) -> u8 {
+/// A file's flows, checked and compiled, with the project directory they belong to (where
+/// weir.toml is, else the file's directory: the embedded store lives in its `.weir/`).
+pub(super) struct Compiled {
+    /// One bytecode per flow, in source order.
+    pub bytecodes: Vec<weir_bytecode::Bytecode>,
+    /// The project directory.
+    pub project: PathBuf,
+}
+
+/// Check `file` exactly as `weir check` does (diagnostics go to stderr) and compile its
+/// flows; `Err` holds the exit code when there were errors or the file cannot be read.
+pub(super) fn compile_file(file: &Path) -> Result<Compiled, u8> {
     let mut finder = ConfigFinder::default();
-    let config_index = match finder.find(&args.file) {
-        Ok(index) => index,
-        Err(message) => return usage_error(&message),
-    };
-    let source = match read_source(&args.file) {
-        Ok(source) => source,
-        Err(message) => return usage_error(&message),
-    };
+    let config_index = finder.find(file).map_err(|m| usage_error(&m))?;
+    let source = read_source(file).map_err(|m| usage_error(&m))?;
     // `call`s resolve against the other flows of the project, as in `weir check`.
     let project: Vec<_> = config_index
         .map(|i| finder.configs[i].dir.clone())
         .into_iter()
         .flat_map(|dir| discover(&[dir]).unwrap_or_default())
-        .filter(|p| std::fs::canonicalize(p).ok() != std::fs::canonicalize(&args.file).ok())
+        .filter(|p| std::fs::canonicalize(p).ok() != std::fs::canonicalize(file).ok())
         .filter_map(|p| read_source(&p).ok())
         .collect();
     let library = Library::new(flows(&source).chain(project.iter().flat_map(flows)));
@@ -61,34 +66,48 @@ pub fn run(args: BuildArgs) -> u8 {
         eprint!("{}", render_human(&report.path, &report.text, &report.diagnostics, HumanOptions::default()));
     }
     if failed {
-        eprintln!("error: `{}` has errors; nothing was written", args.file.display());
-        return EXIT_FAILURE;
+        eprintln!("error: `{}` has errors; nothing was built", file.display());
+        return Err(EXIT_FAILURE);
     }
     let text = String::from_utf8_lossy(&source.bytes);
     let all: Vec<_> = flows(&source).collect();
     if all.is_empty() {
-        return usage_error(&format!("`{}` holds no flow", args.file.display()));
+        return Err(usage_error(&format!("`{}` holds no flow", file.display())));
     }
-    let mut written = Vec::new();
+    let mut bytecodes = Vec::with_capacity(all.len());
     for flow in &all {
-        let bytecode = match weir_compiler::lower::lower_flow(flow, &text, config, Some(&library)) {
-            Ok(bytecode) => bytecode,
+        match weir_compiler::lower::lower_flow(flow, &text, config, Some(&library)) {
+            Ok(bytecode) => bytecodes.push(bytecode),
             Err(e) => {
                 eprintln!("error: flow `{}` cannot be compiled: {e}", flow.name.name);
-                return EXIT_FAILURE;
+                return Err(EXIT_FAILURE);
             }
-        };
-        let bytes = match weir_bytecode::encode(&bytecode) {
+        }
+    }
+    let project = match config_index {
+        Some(i) => finder.configs[i].dir.clone(),
+        None => file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+    };
+    Ok(Compiled { bytecodes, project })
+}
+
+pub fn run(args: BuildArgs) -> u8 {
+    let compiled = match compile_file(&args.file) {
+        Ok(compiled) => compiled,
+        Err(code) => return code,
+    };
+    let several = compiled.bytecodes.len() > 1;
+    let mut written = Vec::new();
+    for bytecode in &compiled.bytecodes {
+        let slug = &bytecode.header.slug;
+        let bytes = match weir_bytecode::encode(bytecode) {
             Ok(bytes) => bytes,
             Err(e) => {
-                eprintln!(
-                    "error: flow `{}` compiled to bytecode that does not verify (a weir bug): {e}",
-                    flow.name.name
-                );
+                eprintln!("error: flow `{slug}` compiled to bytecode that does not verify (a weir bug): {e}");
                 return EXIT_FAILURE;
             }
         };
-        let path = out_path(&args.file, args.output.as_deref(), &flow.name.name, all.len() > 1);
+        let path = out_path(&args.file, args.output.as_deref(), slug, several);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && let Err(e) = std::fs::create_dir_all(parent)
         {
@@ -98,7 +117,7 @@ pub fn run(args: BuildArgs) -> u8 {
             return usage_error(&format!("cannot write `{}`: {e}", path.display()));
         }
         written.push(serde_json::json!({
-            "flow": flow.name.name,
+            "flow": slug,
             "version": bytecode.header.flow_version.to_string(),
             "path": path.display().to_string(),
             "bytes": bytes.len(),

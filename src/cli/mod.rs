@@ -10,6 +10,7 @@ mod fmt;
 mod graph;
 mod init;
 mod parse;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -43,6 +44,7 @@ enum Command {
     Families(families::FamiliesArgs),
     Graph(graph::GraphArgs),
     Build(build::BuildArgs),
+    Run(run::RunArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -64,6 +66,7 @@ pub fn run() -> ExitCode {
         Command::Families(args) => families::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Build(args) => build::run(args),
+        Command::Run(args) => run::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

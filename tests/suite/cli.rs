@@ -27,7 +27,7 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build"] {
+    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build", "run"] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
     weir().arg("--no-such-flag").assert().code(2);
@@ -330,11 +330,61 @@ fn build_writes_identical_bytecode_twice_and_nothing_for_a_flow_with_errors() {
         .arg(dir.path().join("broken.flow"))
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("E0008").and(predicate::str::contains("nothing was written")));
+        .stderr(predicate::str::contains("E0008").and(predicate::str::contains("nothing was built")));
     assert!(!dir.path().join("broken.weirc").exists());
     // Several flows in one file: one .weirc each, named by slug, in the -o directory.
     let out = dir.path().join("out");
     weir().arg("build").arg(dir.path().join("two.flow")).arg("-o").arg(&out).assert().success();
     assert!(out.join("wibble.weirc").is_file() && out.join("wobble.weirc").is_file());
     weir().arg("build").arg(dir.path().join("missing.flow")).assert().code(2);
+}
+
+#[test]
+fn run_runs_the_example_flow_on_the_embedded_store_and_an_id_continues_it() {
+    let example = fs::read_to_string(super::root().join("examples/hello.flow")).expect("example");
+    let dir = dir_with(&[("hello.flow", &example)]);
+    let flow = dir.path().join("hello.flow");
+    weir()
+        .arg("run")
+        .arg(&flow)
+        .args(["--input", "names=[\"ada\", \"grace\"]"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("log \"hello, grace\"").and(predicate::str::contains("succeeded")));
+    assert!(dir.path().join(".weir/store").is_dir(), "the store lives next to the flow");
+    let id = "01900000-0000-7000-8000-000000000001";
+    let output = weir()
+        .arg("run")
+        .arg(&flow)
+        .args(["--id", id, "--json", "--input", "greeting=hi"])
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["status"], "succeeded");
+    assert_eq!(json["output"]["first"], "hi, ada");
+    assert_eq!(json["output"]["greeted"], 3);
+    // The same id again continues (here: finds finished) that run; nothing runs twice.
+    let again = weir().arg("run").arg(&flow).args(["--id", id, "--json"]).output().expect("run");
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
+    assert_eq!(again["output"], json["output"]);
+    assert!(
+        !String::from_utf8_lossy(
+            &weir().arg("run").arg(&flow).args(["--id", id]).output().expect("run").stdout
+        )
+        .contains("step greet")
+    );
+    // A flow this weir cannot run yet is refused before any run starts.
+    let stdlib = super::root().join("stdlib-flows");
+    let refused = dir_with(&[
+        ("weir.toml", &fs::read_to_string(stdlib.join("weir.toml")).expect("toml")),
+        ("d.flow", &fs::read_to_string(stdlib.join("deploy-preview.flow")).expect("flow")),
+    ]);
+    weir()
+        .arg("run")
+        .arg(refused.path().join("d.flow"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("RUN-UNSUPPORTED"));
+    weir().arg("run").arg(&flow).args(["--input", "oops"]).assert().code(2);
 }

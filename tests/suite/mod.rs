@@ -7,6 +7,7 @@ mod fmt;
 mod lower;
 mod output;
 mod project_checks;
+mod run;
 mod secrets;
 mod semantics;
 mod stdlib;

@@ -1,0 +1,811 @@
+//! The interpreter: runs a compiled flow (weir-bytecode) over a run's journal (design.md §5).
+//!
+//! A run is a fold of bytecode and journal. Every time the interpreter drives a run it
+//! starts from the program's entry block; each step has a stable identity (the step
+//! table's id, the iterations of enclosing loops, the attempt), and a step whose outcome is
+//! journaled is not run again: its recorded output is used (memoized re-execution, as
+//! Temporal and Restate replay). `now()` and `uuid()` are journaled the first time they are
+//! evaluated at a site, so a resumed or replayed run sees the same values.
+//!
+//! This first slice runs the control flow (sequence, `let`, `if`, `for` (iterations one at a
+//! time), `loop`, `repeat` (its waits are durable timers), `try/catch`, `parallel` (branches
+//! one after another), `fail`, `return`, `log`) and the steps that need no outside
+//! executor: `function`, `kv`, `sleep` and `wait for`/`wait until` (durable timers; a
+//! foreground run sleeps through them). A program that uses anything else is refused before
+//! a run is created ([`unsupported`]), so no run is ever left half-done by a missing
+//! feature.
+
+use crate::store::{Append, Event, EventKind, NewEvent, NewRun, RunId, RunStatus, StepId, Store, StoreError};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use weir_bytecode::{
+    ActionStep, BlockIx, Bytecode, Env, EvalError, ExprIx, Instr, NameScope, Program, StepIx, StepKind,
+    Value, eval,
+};
+
+/// Where time and fresh ids come from (a test pins them).
+pub trait Clock {
+    /// Unix milliseconds.
+    fn now_ms(&self) -> u64;
+    /// A fresh UUID.
+    fn uuid(&self) -> String;
+    /// Wait until `due_ms` (a foreground run sleeps through timers).
+    fn sleep_until(&self, due_ms: u64);
+}
+
+/// The machine's clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn uuid(&self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+
+    fn sleep_until(&self, due_ms: u64) {
+        let now = self.now_ms();
+        if due_ms > now {
+            std::thread::sleep(std::time::Duration::from_millis(due_ms - now));
+        }
+    }
+}
+
+/// How a run ended (or stopped) this time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Finished; its output (`none` when the flow has no `output`).
+    Succeeded(Value),
+    /// Finished with an error that nothing caught.
+    Failed(RunError),
+}
+
+/// A run's error, as `catch e` and `on failure e` see it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunError {
+    /// Stable code (`agent_failed`, `exhausted`, `eval`, …).
+    pub code: String,
+    /// What happened.
+    pub message: String,
+    /// The step identity it happened at.
+    pub step: String,
+}
+
+impl RunError {
+    fn value(&self) -> Value {
+        Value::record([
+            ("code", Value::String(self.code.clone())),
+            ("message", Value::String(self.message.clone())),
+            ("step", Value::String(self.step.clone())),
+            ("attempts", Value::Int(1)),
+        ])
+    }
+}
+
+/// Why the interpreter could not drive a run (as opposed to the run failing).
+#[derive(Debug, thiserror::Error)]
+pub enum InterpError {
+    /// The store refused or failed a write; the run can be resumed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The program uses something this interpreter does not run yet (nothing was started).
+    #[error("RUN-UNSUPPORTED: this weir cannot run {0} yet")]
+    Unsupported(String),
+    /// The run does not exist, or its journal does not fit the program.
+    #[error("RUN-JOURNAL: {0}")]
+    Journal(String),
+    /// The input does not fit the flow's `input`.
+    #[error("RUN-INPUT: {0}")]
+    Input(String),
+}
+
+/// What a program needs that this interpreter does not run yet, if anything.
+pub fn unsupported(program: &Program) -> Option<String> {
+    for step in &program.steps {
+        let what = match &step.kind {
+            StepKind::Action(action) if !matches!(action.family.as_str(), "function" | "kv") => {
+                format!("`{}` steps (`{}`)", action.family, step.id)
+            }
+            StepKind::Call(_) => format!("`call` (`{}`)", step.id),
+            StepKind::Callback(_) | StepKind::WaitCallback { .. } => format!("callbacks (`{}`)", step.id),
+            StepKind::Approval(_) => format!("approvals (`{}`)", step.id),
+            _ => continue,
+        };
+        return Some(what);
+    }
+    program.blocks.iter().flat_map(|b| &b.instrs).find_map(|i| match i {
+        Instr::Saga { .. } => Some("`saga`".to_string()),
+        Instr::Step { undo: Some(_), .. } => Some("`undo`".to_string()),
+        _ => None,
+    })
+}
+
+/// Runs programs against a store.
+pub struct Interpreter<'a> {
+    store: &'a dyn Store,
+    clock: &'a dyn Clock,
+}
+
+/// What control does after an instruction.
+enum Flow {
+    Next,
+    Break,
+    Continue,
+    Return(Value),
+}
+
+impl<'a> Interpreter<'a> {
+    /// An interpreter over a store and a clock.
+    pub fn new(store: &'a dyn Store, clock: &'a dyn Clock) -> Interpreter<'a> {
+        Interpreter { store, clock }
+    }
+
+    /// Create a run of `bytecode` with `input` (a record; defaults are applied) and drive it.
+    /// `report` hears a line per step as it ends.
+    pub fn start(
+        &self,
+        bytecode: &Bytecode,
+        input: Value,
+        id: Option<RunId>,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<(RunId, Outcome), InterpError> {
+        if let Some(what) = unsupported(&bytecode.program) {
+            return Err(InterpError::Unsupported(what));
+        }
+        let input = complete_input(&bytecode.program, input)?;
+        let now = self.clock.now_ms();
+        let id = id.unwrap_or_else(|| RunId::generate(now));
+        self.store.create_run(&NewRun { id, flow: bytecode.header.slug.clone(), created_at_ms: now })?;
+        let payload = serde_json::to_vec(&input).unwrap_or_default();
+        self.store.append(
+            id,
+            &Append {
+                at_ms: now,
+                events: vec![NewEvent {
+                    step: StepId::new("@run", 0, 0),
+                    kind: EventKind::RunStarted,
+                    payload,
+                }],
+                status: Some(RunStatus::Running),
+            },
+        )?;
+        let outcome = self.resume(id, bytecode, report)?;
+        Ok((id, outcome))
+    }
+
+    /// Drive an existing run from its journal: journaled outcomes are reused, the rest runs.
+    pub fn resume(
+        &self,
+        id: RunId,
+        bytecode: &Bytecode,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<Outcome, InterpError> {
+        if let Some(what) = unsupported(&bytecode.program) {
+            return Err(InterpError::Unsupported(what));
+        }
+        let journal = self.store.journal(id, 0)?;
+        // A finished run is not driven again: its recorded outcome stands.
+        if let Some(end) = journal.iter().find(|e| e.step.path == "@end") {
+            return Ok(match end.kind {
+                EventKind::StepCompleted => {
+                    Outcome::Succeeded(serde_json::from_slice(&end.payload).unwrap_or(Value::None))
+                }
+                _ => Outcome::Failed(serde_json::from_slice(&end.payload).unwrap_or_else(|_| RunError {
+                    code: "failed".into(),
+                    message: "the run failed".into(),
+                    step: "@end".into(),
+                })),
+            });
+        }
+        let input = journal
+            .iter()
+            .find(|e| e.kind == EventKind::RunStarted)
+            .and_then(|e| serde_json::from_slice::<Value>(&e.payload).ok())
+            .ok_or_else(|| InterpError::Journal(format!("run {id:?} has no start event")))?;
+        let mut run = Run {
+            interp: self,
+            id,
+            program: &bytecode.program,
+            flow: bytecode.header.slug.clone(),
+            journal: journal.into_iter().map(|e| ((e.step.clone(), e.kind.tag()), e)).collect(),
+            input,
+            steps: HashMap::new(),
+            locals: Vec::new(),
+            loops: Vec::new(),
+            site: RefCell::new(String::new()),
+            draws: RefCell::new(HashMap::new()),
+            failure: None,
+            report,
+        };
+        let result = run.block(bytecode.program.flow.entry);
+        let outcome = match result {
+            Ok(Flow::Return(value)) => Outcome::Succeeded(value),
+            Ok(_) => match bytecode.program.flow.output {
+                Some(sited) => {
+                    run.set_site(sited.site);
+                    match run.eval(sited.value) {
+                        Ok(value) => Outcome::Succeeded(value),
+                        Err(e) => Outcome::Failed(run.error_from(e)),
+                    }
+                }
+                None => Outcome::Succeeded(Value::None),
+            },
+            Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
+            Err(Stop::Failed(error)) => Outcome::Failed(error),
+        };
+        let (status, payload) = match &outcome {
+            Outcome::Succeeded(value) => {
+                (RunStatus::Succeeded, serde_json::to_vec(value).unwrap_or_default())
+            }
+            Outcome::Failed(error) => (RunStatus::Failed, serde_json::to_vec(error).unwrap_or_default()),
+        };
+        let kind =
+            if status == RunStatus::Succeeded { EventKind::StepCompleted } else { EventKind::StepFailed };
+        self.store.append(
+            id,
+            &Append {
+                at_ms: self.clock.now_ms(),
+                events: vec![NewEvent { step: StepId::new("@end", 0, 0), kind, payload }],
+                status: Some(status),
+            },
+        )?;
+        Ok(outcome)
+    }
+}
+
+/// Why a step's action did not produce an output.
+enum ActionError {
+    /// The step failed (the run sees the error).
+    Eval(EvalError),
+    /// The store failed: the drive stops, the run is resumed later.
+    Store(StoreError),
+}
+
+impl From<EvalError> for ActionError {
+    fn from(e: EvalError) -> ActionError {
+        ActionError::Eval(e)
+    }
+}
+
+/// Why a block stopped early.
+enum Stop {
+    Store(StoreError),
+    Failed(RunError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Stop {
+        Stop::Store(e)
+    }
+}
+
+/// One drive of one run.
+struct Run<'i, 'a, 'r> {
+    interp: &'i Interpreter<'a>,
+    id: RunId,
+    program: &'i Program,
+    flow: String,
+    journal: HashMap<(StepId, u8), Event>,
+    input: Value,
+    /// Step outputs by name (the latest iteration's).
+    steps: HashMap<String, Value>,
+    /// Loop variables, `catch` variables and consts, innermost last.
+    locals: Vec<(String, Value)>,
+    /// Iterations of the enclosing loops, outermost first.
+    loops: Vec<u32>,
+    /// The identity expressions are evaluated at (for `now()`/`uuid()`).
+    site: RefCell<String>,
+    /// How many `now()`/`uuid()` values each site has drawn in this evaluation.
+    draws: RefCell<HashMap<String, u32>>,
+    failure: Option<RunError>,
+    report: &'r mut dyn FnMut(&str),
+}
+
+impl Run<'_, '_, '_> {
+    /// The journal identity of a step-table entry here (enclosing loop iterations in the
+    /// path, the innermost as the iteration).
+    fn step_id(&self, ix: StepIx, suffix: &str) -> StepId {
+        let base = self.program.step(ix).map_or("?", |s| s.id.as_str());
+        let (outer, inner) = match self.loops.split_last() {
+            Some((inner, outer)) => (outer, *inner),
+            None => (&[][..], 0),
+        };
+        let mut path = base.to_string();
+        for i in outer {
+            path.push_str(&format!("[{i}]"));
+        }
+        path.push_str(suffix);
+        StepId::new(path, inner, 0)
+    }
+
+    fn set_site(&self, ix: StepIx) {
+        let id = self.step_id(ix, "");
+        *self.site.borrow_mut() = format!("{}#{}", id.path, id.iteration);
+        self.draws.borrow_mut().clear();
+    }
+
+    fn eval(&self, expr: ExprIx) -> Result<Value, EvalError> {
+        eval(self.program, self, expr)
+    }
+
+    fn error_from(&self, e: EvalError) -> RunError {
+        RunError { code: "eval".into(), message: e.message, step: self.site.borrow().clone() }
+    }
+
+    fn fail<T>(&self, e: EvalError) -> Result<T, Stop> {
+        Err(Stop::Failed(self.error_from(e)))
+    }
+
+    fn append(&mut self, events: Vec<NewEvent>) -> Result<(), Stop> {
+        let receipt = self.interp.store.append(
+            self.id,
+            &Append { at_ms: self.interp.clock.now_ms(), events: events.clone(), status: None },
+        )?;
+        for (event, index) in events.into_iter().zip(receipt.indexes) {
+            let stored = Event {
+                run: self.id,
+                index,
+                at_ms: receipt.run.updated_at_ms,
+                step: event.step.clone(),
+                kind: event.kind.clone(),
+                payload: event.payload,
+            };
+            self.journal.insert((event.step, event.kind.tag()), stored);
+        }
+        Ok(())
+    }
+
+    fn recorded(&self, step: &StepId, kind: &EventKind) -> Option<&Event> {
+        self.journal.get(&(step.clone(), kind.tag()))
+    }
+
+    fn block(&mut self, ix: BlockIx) -> Result<Flow, Stop> {
+        let Some(block) = self.program.block(ix) else { return Ok(Flow::Next) };
+        for instr in &block.instrs {
+            match self.instr(instr)? {
+                Flow::Next => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    fn instr(&mut self, instr: &Instr) -> Result<Flow, Stop> {
+        match instr {
+            Instr::Step { step, .. } => self.step(*step).map(|_| Flow::Next),
+            Instr::Log { step } => {
+                self.set_site(*step);
+                let Some(StepKind::Log { value }) = self.program.step(*step).map(|s| &s.kind) else {
+                    return Ok(Flow::Next);
+                };
+                let id = self.step_id(*step, "");
+                if self.recorded(&id, &EventKind::StepCompleted).is_none() {
+                    let value = match self.eval(*value) {
+                        Ok(v) => v,
+                        Err(e) => return self.fail(e),
+                    };
+                    (self.report)(&format!("log {value}"));
+                    let payload = serde_json::to_vec(&value).unwrap_or_default();
+                    self.append(vec![NewEvent { step: id, kind: EventKind::StepCompleted, payload }])?;
+                }
+                Ok(Flow::Next)
+            }
+            Instr::Let { site, name, value } => {
+                self.set_site(*site);
+                match self.eval(*value) {
+                    Ok(v) => self.locals.push((name.clone(), v)),
+                    Err(e) => return self.fail(e),
+                }
+                Ok(Flow::Next)
+            }
+            Instr::If { site, arms, otherwise } => {
+                self.set_site(*site);
+                for arm in arms {
+                    match self.eval(arm.cond) {
+                        Ok(Value::Bool(true)) => return self.block(arm.body),
+                        Ok(_) => {}
+                        Err(e) => return self.fail(e),
+                    }
+                }
+                match otherwise {
+                    Some(body) => self.block(*body),
+                    None => Ok(Flow::Next),
+                }
+            }
+            Instr::For { site, var, items, body, .. } => {
+                self.set_site(*site);
+                let items = match self.eval(*items) {
+                    Ok(Value::List(items)) => items,
+                    Ok(Value::None) => Vec::new(),
+                    Ok(other) => {
+                        return self.fail(EvalError::new(
+                            weir_bytecode::EvalCode::TypeError,
+                            format!("`for` needs a list, got {other}"),
+                        ));
+                    }
+                    Err(e) => return self.fail(e),
+                };
+                for (i, item) in items.into_iter().enumerate() {
+                    self.locals.push((var.clone(), item));
+                    self.loops.push(i as u32);
+                    let flow = self.block(*body);
+                    self.loops.pop();
+                    self.locals.pop();
+                    match flow? {
+                        Flow::Break => break,
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Next | Flow::Continue => {}
+                    }
+                }
+                Ok(Flow::Next)
+            }
+            Instr::Loop { site, max, body } => {
+                self.set_site(*site);
+                let max = self.count(*max)?;
+                for i in 0..max {
+                    self.loops.push(i);
+                    let flow = self.block(*body);
+                    self.loops.pop();
+                    match flow? {
+                        Flow::Break => return Ok(Flow::Next),
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Next | Flow::Continue => {}
+                    }
+                }
+                Err(Stop::Failed(RunError {
+                    code: "exhausted".into(),
+                    message: format!("the loop ran {max} times without `break`"),
+                    step: self.step_id(*site, "").path,
+                }))
+            }
+            Instr::Repeat { site, every, until, max, body } => {
+                self.set_site(*site);
+                let max = self.count(*max)?;
+                let every_ms = match self.eval(*every) {
+                    Ok(Value::Duration(ms)) => u64::try_from(ms).unwrap_or(0),
+                    Ok(_) => 0,
+                    Err(e) => return self.fail(e),
+                };
+                for i in 0..max {
+                    self.loops.push(i);
+                    let flow = self.block(*body);
+                    let done = match flow {
+                        Ok(Flow::Break) => true,
+                        Ok(Flow::Return(v)) => {
+                            self.loops.pop();
+                            return Ok(Flow::Return(v));
+                        }
+                        Ok(_) => {
+                            self.set_site(*site);
+                            matches!(self.eval(*until), Ok(Value::Bool(true)))
+                        }
+                        Err(e) => {
+                            self.loops.pop();
+                            return Err(e);
+                        }
+                    };
+                    if !done && i + 1 < max {
+                        let id = self.step_id(*site, "/every");
+                        self.timer(id, every_ms)?;
+                    }
+                    self.loops.pop();
+                    if done {
+                        return Ok(Flow::Next);
+                    }
+                }
+                Err(Stop::Failed(RunError {
+                    code: "exhausted".into(),
+                    message: format!("`repeat` ran {max} times and its condition never held"),
+                    step: self.step_id(*site, "").path,
+                }))
+            }
+            Instr::Parallel { branches } => {
+                for branch in branches {
+                    if let Flow::Return(v) = self.block(*branch)? {
+                        return Ok(Flow::Return(v));
+                    }
+                }
+                Ok(Flow::Next)
+            }
+            Instr::Try { body, catch } => match self.block(*body) {
+                Err(Stop::Failed(error)) => {
+                    self.failure = Some(error.clone());
+                    if let Some(var) = &catch.var {
+                        self.locals.push((var.clone(), error.value()));
+                    }
+                    let flow = self.block(catch.body);
+                    if catch.var.is_some() {
+                        self.locals.pop();
+                    }
+                    flow
+                }
+                other => other,
+            },
+            Instr::Break => Ok(Flow::Break),
+            Instr::Continue => Ok(Flow::Continue),
+            Instr::Fail { site, message, code } => {
+                self.set_site(*site);
+                let message = match self.eval(*message) {
+                    Ok(Value::String(s)) => s,
+                    Ok(other) => other.to_string(),
+                    Err(e) => return self.fail(e),
+                };
+                let code = match code.map(|c| self.eval(c)) {
+                    Some(Ok(Value::String(s))) => s,
+                    Some(Ok(other)) => other.to_string(),
+                    Some(Err(e)) => return self.fail(e),
+                    None => "failed".to_string(),
+                };
+                Err(Stop::Failed(RunError { code, message, step: self.step_id(*site, "").path }))
+            }
+            Instr::Return { site, value } => {
+                self.set_site(*site);
+                match value.map(|v| self.eval(v)) {
+                    Some(Ok(v)) => Ok(Flow::Return(v)),
+                    Some(Err(e)) => self.fail(e),
+                    None => Ok(Flow::Return(Value::None)),
+                }
+            }
+            // Refused by `unsupported` before the run starts.
+            Instr::Callback { .. } | Instr::Approval { .. } | Instr::Saga { .. } => {
+                Err(Stop::Failed(RunError {
+                    code: "unsupported".into(),
+                    message: "not supported yet".into(),
+                    step: String::new(),
+                }))
+            }
+        }
+    }
+
+    /// A loop bound.
+    fn count(&self, expr: ExprIx) -> Result<u32, Stop> {
+        match self.eval(expr) {
+            Ok(Value::Int(n)) => Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+            Ok(_) => Ok(0),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// A durable timer: its due time is journaled when it starts; a foreground run sleeps
+    /// until it is due, then journals that it fired.
+    fn timer(&mut self, id: StepId, after_ms: u64) -> Result<(), Stop> {
+        if self.recorded(&id, &EventKind::TimerFired).is_some() {
+            return Ok(());
+        }
+        let due = match self.journal.get(&(id.clone(), EventKind::TimerScheduled { due_at_ms: 0 }.tag())) {
+            Some(Event { kind: EventKind::TimerScheduled { due_at_ms }, .. }) => *due_at_ms,
+            _ => {
+                let due = self.interp.clock.now_ms().saturating_add(after_ms);
+                self.append(vec![NewEvent {
+                    step: id.clone(),
+                    kind: EventKind::TimerScheduled { due_at_ms: due },
+                    payload: Vec::new(),
+                }])?;
+                due
+            }
+        };
+        self.interp.clock.sleep_until(due);
+        self.append(vec![NewEvent { step: id, kind: EventKind::TimerFired, payload: Vec::new() }])
+    }
+
+    /// Run (or recall) one step and bind its output.
+    fn step(&mut self, ix: StepIx) -> Result<(), Stop> {
+        let Some(def) = self.program.step(ix) else { return Ok(()) };
+        self.set_site(ix);
+        let id = self.step_id(ix, "");
+        let name = def.name.clone();
+        if let Some(event) = self.recorded(&id, &EventKind::StepCompleted) {
+            let value = serde_json::from_slice::<Value>(&event.payload).unwrap_or(Value::None);
+            if let Some(name) = name {
+                self.steps.insert(name, value);
+            }
+            return Ok(());
+        }
+        if let Some(event) = self.recorded(&id, &EventKind::StepFailed) {
+            let error = serde_json::from_slice::<RunError>(&event.payload).unwrap_or_else(|_| RunError {
+                code: "failed".into(),
+                message: "the step failed".into(),
+                step: id.path.clone(),
+            });
+            return Err(Stop::Failed(error));
+        }
+        let started = std::time::Instant::now();
+        let output = match &def.kind {
+            StepKind::Action(action) => match self.action(action) {
+                Ok(v) => v,
+                Err(ActionError::Store(e)) => return Err(Stop::Store(e)),
+                Err(ActionError::Eval(e)) => {
+                    let error = RunError { code: "eval".into(), message: e.message, step: id.path.clone() };
+                    let payload = serde_json::to_vec(&error).unwrap_or_default();
+                    self.append(vec![NewEvent { step: id, kind: EventKind::StepFailed, payload }])?;
+                    return Err(Stop::Failed(error));
+                }
+            },
+            StepKind::Sleep { duration } | StepKind::WaitFor { duration } => {
+                let ms = match self.eval(*duration) {
+                    Ok(Value::Duration(ms)) => u64::try_from(ms).unwrap_or(0),
+                    Ok(_) => 0,
+                    Err(e) => return self.fail(e),
+                };
+                self.timer(StepId::new(format!("{}/timer", id.path), id.iteration, 0), ms)?;
+                Value::None
+            }
+            StepKind::WaitUntil { time } => {
+                let at = match self.eval(*time) {
+                    Ok(Value::Time(ms)) => u64::try_from(ms).unwrap_or(0),
+                    Ok(_) => 0,
+                    Err(e) => return self.fail(e),
+                };
+                let now = self.interp.clock.now_ms();
+                self.timer(
+                    StepId::new(format!("{}/timer", id.path), id.iteration, 0),
+                    at.saturating_sub(now),
+                )?;
+                Value::None
+            }
+            _ => return Ok(()),
+        };
+        let payload = serde_json::to_vec(&output).unwrap_or_default();
+        self.append(vec![NewEvent { step: id.clone(), kind: EventKind::StepCompleted, payload }])?;
+        let shown =
+            if self.loops.is_empty() { id.path.clone() } else { format!("{}[{}]", id.path, id.iteration) };
+        (self.report)(&format!("step {shown} done in {} ms", started.elapsed().as_millis()));
+        if let Some(name) = name {
+            self.steps.insert(name, output);
+        }
+        Ok(())
+    }
+
+    /// `function` and `kv` steps. A store error stops the drive (the run resumes later); it
+    /// never fails the run.
+    fn action(&mut self, action: &ActionStep) -> Result<Value, ActionError> {
+        let setting = |key: &str| action.config.iter().find(|e| e.key == key).map(|e| e.value);
+        match action.family.as_str() {
+            "function" => {
+                let value = match setting("value") {
+                    Some(expr) => self.eval(expr)?,
+                    None => Value::None,
+                };
+                Ok(Value::record([("value", value)]))
+            }
+            "kv" => {
+                let key = match action.target.map(|t| self.eval(t)).transpose()? {
+                    Some(Value::String(key)) => key,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                let store = self.interp.store;
+                let kv_error = ActionError::Store;
+                match action.method.as_deref() {
+                    Some("set") => {
+                        let value = match setting("value") {
+                            Some(expr) => self.eval(expr)?,
+                            None => Value::None,
+                        };
+                        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+                        store.kv_put(&self.flow, key.as_bytes(), &bytes).map_err(kv_error)?;
+                        Ok(Value::record([("value", value)]))
+                    }
+                    Some("delete") => {
+                        let existed = store.kv_delete(&self.flow, key.as_bytes()).map_err(kv_error)?;
+                        Ok(Value::record([("deleted", Value::Bool(existed))]))
+                    }
+                    _ => {
+                        let found = store.kv_get(&self.flow, key.as_bytes()).map_err(kv_error)?;
+                        let value = found
+                            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                            .unwrap_or(Value::None);
+                        Ok(Value::record([("value", value)]))
+                    }
+                }
+            }
+            other => Err(ActionError::Eval(EvalError::new(
+                weir_bytecode::EvalCode::Unavailable,
+                format!("`{other}` steps cannot run yet"),
+            ))),
+        }
+    }
+
+    /// A journaled draw of `now()`/`uuid()` at the current site.
+    fn draw(&self, what: &str, fresh: impl FnOnce() -> Value) -> Value {
+        let site = self.site.borrow().clone();
+        let n = {
+            let mut draws = self.draws.borrow_mut();
+            let n = draws.entry(format!("{site}/{what}")).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let id = StepId::new(format!("{site}/{what}#{n}"), 0, 0);
+        if let Some(event) = self.recorded(&id, &EventKind::ValueRecorded)
+            && let Ok(value) = serde_json::from_slice::<Value>(&event.payload)
+        {
+            return value;
+        }
+        let value = fresh();
+        let payload = serde_json::to_vec(&value).unwrap_or_default();
+        // Journaled before anything can depend on it; a store error here surfaces at the
+        // next append of the step (the value is drawn again on resume: nothing used it).
+        let _ = self.interp.store.append(
+            self.id,
+            &Append {
+                at_ms: self.interp.clock.now_ms(),
+                events: vec![NewEvent { step: id, kind: EventKind::ValueRecorded, payload }],
+                status: None,
+            },
+        );
+        value
+    }
+}
+
+impl Env for Run<'_, '_, '_> {
+    fn lookup(&self, scope: NameScope, name: &str) -> Option<Cow<'_, Value>> {
+        match scope {
+            NameScope::Input => Some(Cow::Borrowed(&self.input)).filter(|_| name == "input"),
+            NameScope::Run => (name == "run").then(|| {
+                Cow::Owned(Value::record([
+                    ("id", Value::String(self.id.0.to_string())),
+                    ("flow", Value::String(self.flow.clone())),
+                ]))
+            }),
+            _ => self
+                .locals
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| Cow::Borrowed(v))
+                .or_else(|| self.steps.get(name).map(Cow::Borrowed)),
+        }
+    }
+
+    fn now(&self) -> Result<i64, EvalError> {
+        let clock = self.interp.clock;
+        match self.draw("now", || Value::Time(i64::try_from(clock.now_ms()).unwrap_or(i64::MAX))) {
+            Value::Time(ms) => Ok(ms),
+            _ => Err(EvalError::new(
+                weir_bytecode::EvalCode::Unavailable,
+                "the journaled `now()` is not a time",
+            )),
+        }
+    }
+
+    fn uuid(&self) -> Result<String, EvalError> {
+        let clock = self.interp.clock;
+        match self.draw("uuid", || Value::String(clock.uuid())) {
+            Value::String(s) => Ok(s),
+            _ => Err(EvalError::new(
+                weir_bytecode::EvalCode::Unavailable,
+                "the journaled `uuid()` is not a string",
+            )),
+        }
+    }
+}
+
+/// The run's input: the given record with the flow's defaults for what it leaves out.
+fn complete_input(program: &Program, input: Value) -> Result<Value, InterpError> {
+    let mut fields = match input {
+        Value::Record(fields) => fields,
+        Value::None => Vec::new(),
+        other => return Err(InterpError::Input(format!("the input must be a record, got {other}"))),
+    };
+    for field in &program.flow.inputs {
+        if fields.iter().any(|(n, _)| n == &field.name) {
+            continue;
+        }
+        match field.default {
+            Some(default) => {
+                let env = weir_bytecode::MapEnv::default();
+                let value = eval(program, &env, default).map_err(|e| InterpError::Input(e.message))?;
+                fields.push((field.name.clone(), value));
+            }
+            None if field.optional => fields.push((field.name.clone(), Value::None)),
+            None => return Err(InterpError::Input(format!("the input `{}` is required", field.name))),
+        }
+    }
+    Ok(Value::Record(fields))
+}
