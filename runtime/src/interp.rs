@@ -64,6 +64,13 @@ pub enum Outcome {
     Succeeded(Value),
     /// Finished with an error that nothing caught.
     Failed(RunError),
+    /// A write or irreversible step without an idempotency key was started and its outcome
+    /// is unknown (the drive stopped after `started` was journaled): a person must decide
+    /// whether to retry it or mark it done. It is never retried silently.
+    NeedsDecision {
+        /// The step's journal identity.
+        step: String,
+    },
 }
 
 /// A run's error, as `catch e` and `on failure e` see it.
@@ -109,7 +116,7 @@ pub enum InterpError {
 pub fn unsupported(program: &Program) -> Option<String> {
     for step in &program.steps {
         let what = match &step.kind {
-            StepKind::Action(action) if !matches!(action.family.as_str(), "function" | "kv") => {
+            StepKind::Action(action) if !matches!(action.family.as_str(), "function" | "kv" | "http") => {
                 format!("`{}` steps (`{}`)", action.family, step.id)
             }
             StepKind::Call(_) => format!("`call` (`{}`)", step.id),
@@ -130,6 +137,10 @@ pub fn unsupported(program: &Program) -> Option<String> {
 pub struct Interpreter<'a> {
     store: &'a dyn Store,
     clock: &'a dyn Clock,
+    /// The project's weir.toml and its directory (connections, secrets).
+    project: Option<(&'a weir_config::Config, &'a std::path::Path)>,
+    /// The http executor and the runtime it runs on, made on first use.
+    http: std::sync::OnceLock<Result<(crate::exec::http::HttpExecutor, tokio::runtime::Runtime), String>>,
 }
 
 /// What control does after an instruction.
@@ -143,7 +154,18 @@ enum Flow {
 impl<'a> Interpreter<'a> {
     /// An interpreter over a store and a clock.
     pub fn new(store: &'a dyn Store, clock: &'a dyn Clock) -> Interpreter<'a> {
-        Interpreter { store, clock }
+        Interpreter { store, clock, project: None, http: std::sync::OnceLock::new() }
+    }
+
+    /// Steps reach the outside world through the connections and secrets of this weir.toml
+    /// (`root`: its directory, where relative `file:` secrets start).
+    pub fn with_project(
+        mut self,
+        config: &'a weir_config::Config,
+        root: &'a std::path::Path,
+    ) -> Interpreter<'a> {
+        self.project = Some((config, root));
+        self
     }
 
     /// Create a run of `bytecode` with `input` (a record; defaults are applied) and drive it.
@@ -238,12 +260,24 @@ impl<'a> Interpreter<'a> {
             },
             Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
             Err(Stop::Failed(error)) => Outcome::Failed(error),
+            Err(Stop::NeedsDecision(step)) => {
+                self.store.append(
+                    id,
+                    &Append {
+                        at_ms: self.clock.now_ms(),
+                        events: Vec::new(),
+                        status: Some(RunStatus::NeedsDecision),
+                    },
+                )?;
+                return Ok(Outcome::NeedsDecision { step });
+            }
         };
         let (status, payload) = match &outcome {
             Outcome::Succeeded(value) => {
                 (RunStatus::Succeeded, serde_json::to_vec(value).unwrap_or_default())
             }
             Outcome::Failed(error) => (RunStatus::Failed, serde_json::to_vec(error).unwrap_or_default()),
+            Outcome::NeedsDecision { .. } => return Ok(outcome),
         };
         let kind =
             if status == RunStatus::Succeeded { EventKind::StepCompleted } else { EventKind::StepFailed };
@@ -277,6 +311,7 @@ impl From<EvalError> for ActionError {
 enum Stop {
     Store(StoreError),
     Failed(RunError),
+    NeedsDecision(String),
 }
 
 impl From<StoreError> for Stop {
@@ -617,6 +652,7 @@ impl Run<'_, '_, '_> {
         }
         let started = std::time::Instant::now();
         let output = match &def.kind {
+            StepKind::Action(action) if action.family == "http" => self.http_step(action, &id)?,
             StepKind::Action(action) => match self.action(action) {
                 Ok(v) => v,
                 Err(ActionError::Store(e)) => return Err(Stop::Store(e)),
@@ -660,6 +696,142 @@ impl Run<'_, '_, '_> {
             self.steps.insert(name, output);
         }
         Ok(())
+    }
+
+    /// An http step: `started` is journaled durably before a write or irreversible request
+    /// goes out; one found started without an outcome is sent again only with its
+    /// idempotency key, otherwise the run waits for a person (never a silent retry).
+    /// Retries follow the step's `retry` clauses by error class.
+    fn http_step(&mut self, action: &ActionStep, id: &StepId) -> Result<Value, Stop> {
+        use weir_bytecode::{EffectClass, RetryOn};
+        let effectful = action.policy.effect >= EffectClass::Write;
+        if effectful {
+            if self.recorded(id, &EventKind::StepStarted).is_some() {
+                if action.policy.idempotency_key.is_none() {
+                    return Err(Stop::NeedsDecision(id.path.clone()));
+                }
+            } else {
+                self.append(vec![NewEvent {
+                    step: id.clone(),
+                    kind: EventKind::StepStarted,
+                    payload: Vec::new(),
+                }])?;
+            }
+        }
+        let request = match self.http_request(action) {
+            Ok(request) => request,
+            Err(message) => return self.step_failed(id, "http", message),
+        };
+        let Some((config, root)) = self.interp.project else {
+            return self.step_failed(
+                id,
+                "HTTP-CONNECTION",
+                "an http step needs a weir.toml that declares its connection".into(),
+            );
+        };
+        let connection = match connection(config, root, action.connection.as_deref()) {
+            Ok(connection) => connection,
+            Err(e) => return self.step_failed(id, e.code, e.message),
+        };
+        let (executor, runtime) = match self.interp.http.get_or_init(|| {
+            let executor = crate::exec::http::HttpExecutor::new().map_err(|e| e.message)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            Ok((executor, runtime))
+        }) {
+            Ok(pair) => pair,
+            Err(message) => return self.step_failed(id, "HTTP-CONNECT", message.clone()),
+        };
+        let mut attempt = 0u32;
+        loop {
+            match runtime.block_on(executor.execute(&connection, request.clone())) {
+                Ok(response) => return Ok(response_value(response)),
+                Err(error) => {
+                    let retry = action.policy.retries.iter().find(|r| {
+                        r.on.is_empty()
+                            || r.on.iter().any(|on| match on {
+                                RetryOn::Any => true,
+                                RetryOn::Transient => error.class == crate::exec::ErrorClass::Transient,
+                                RetryOn::Code(code) => {
+                                    code == error.code || error.status.is_some_and(|s| s.to_string() == *code)
+                                }
+                            })
+                    });
+                    match retry {
+                        Some(policy) if attempt < policy.count => {
+                            let delay = backoff_ms(&policy.backoff, attempt);
+                            attempt += 1;
+                            self.interp.clock.sleep_until(self.interp.clock.now_ms().saturating_add(delay));
+                        }
+                        _ => return self.step_failed(id, error.code, error.message),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Journal a step's failure and stop with it.
+    fn step_failed<T>(&mut self, id: &StepId, code: &str, message: String) -> Result<T, Stop> {
+        let error = RunError { code: code.to_string(), message, step: id.path.clone() };
+        let payload = serde_json::to_vec(&error).unwrap_or_default();
+        self.append(vec![NewEvent { step: id.clone(), kind: EventKind::StepFailed, payload }])?;
+        Err(Stop::Failed(error))
+    }
+
+    /// The request of an http step, its expressions evaluated.
+    fn http_request(&self, action: &ActionStep) -> Result<crate::exec::http::HttpRequest, String> {
+        use crate::exec::http::{HeaderValue, HttpRequest};
+        let setting = |key: &str| action.config.iter().find(|e| e.key == key).map(|e| e.value);
+        let eval = |expr| self.eval(expr).map_err(|e: EvalError| e.message);
+        let method = action.method.as_deref().unwrap_or("GET");
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| format!("`{method}` is not an HTTP method"))?;
+        let target = match action.target.map(eval).transpose()? {
+            Some(Value::String(target)) => target,
+            Some(other) => other.to_string(),
+            None => "/".to_string(),
+        };
+        let mut headers = Vec::new();
+        if let Some(Value::Record(fields)) = setting("headers").map(eval).transpose()? {
+            for (name, value) in fields {
+                let value = match value {
+                    Value::Secret(secret) => {
+                        let (config, root) =
+                            self.interp.project.ok_or("a secret header needs a weir.toml")?;
+                        let reference = weir_config::SecretRef::Named(secret.name.clone());
+                        HeaderValue::Secret(
+                            crate::exec::secret::resolve(&reference, config, root).map_err(|e| e.message)?,
+                        )
+                    }
+                    Value::String(text) => HeaderValue::Plain(text),
+                    other => HeaderValue::Plain(other.to_string()),
+                };
+                headers.push((name, value));
+            }
+        }
+        let body = match setting("body").map(eval).transpose()? {
+            Some(value) => {
+                let text = weir_bytecode::eval::to_json(&value).map_err(|e| e.message)?;
+                Some(serde_json::from_str(&text).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let idempotency_key = match action.policy.idempotency_key.map(eval).transpose()? {
+            Some(Value::String(key)) => Some(key),
+            Some(other) => Some(other.to_string()),
+            None => None,
+        };
+        let max_body = match setting("max_body").map(eval).transpose()? {
+            Some(Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+            _ => 1 << 20,
+        };
+        let timeout = match action.policy.timeout.map(eval).transpose()? {
+            Some(Value::Duration(ms)) => std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+            _ => std::time::Duration::from_secs(30),
+        };
+        Ok(HttpRequest { method, target, headers, body, idempotency_key, max_body, timeout })
     }
 
     /// `function` and `kv` steps. A store error stops the drive (the run resumes later); it
@@ -808,4 +980,49 @@ fn complete_input(program: &Program, input: Value) -> Result<Value, InterpError>
         }
     }
     Ok(Value::Record(fields))
+}
+
+/// The executor's view of a weir.toml connection.
+fn connection(
+    config: &weir_config::Config,
+    root: &std::path::Path,
+    name: Option<&str>,
+) -> Result<crate::exec::http::HttpConnection, crate::exec::ExecError> {
+    use crate::exec::ExecError;
+    let name = name.unwrap_or_default();
+    let declared = config.connections.get(name).ok_or_else(|| {
+        ExecError::permanent("HTTP-CONNECTION", format!("weir.toml declares no connection `{name}`"))
+    })?;
+    let base = declared.base_url.as_deref().unwrap_or_default();
+    let base_url = base.parse().map_err(|_| {
+        ExecError::permanent("HTTP-URL", format!("connection `{name}` has no usable base_url"))
+    })?;
+    let auth = declared.auth.as_ref().map(|r| crate::exec::secret::resolve(r, config, root)).transpose()?;
+    Ok(crate::exec::http::HttpConnection {
+        name: name.to_string(),
+        base_url,
+        auth,
+        allow_private: declared.allow_private_network,
+    })
+}
+
+/// An http response as the step's output `{ status, headers, body }` (a JSON body as a
+/// value, any other as text).
+fn response_value(response: crate::exec::http::HttpResponse) -> Value {
+    let text = String::from_utf8_lossy(&response.body).into_owned();
+    let body = weir_bytecode::eval::parse_json(&text).unwrap_or(Value::String(text));
+    let headers = Value::Record(response.headers.into_iter().map(|(n, v)| (n, Value::String(v))).collect());
+    Value::record([("status", Value::Int(i64::from(response.status))), ("headers", headers), ("body", body)])
+}
+
+/// The delay before retry `attempt` (0-based), in milliseconds.
+fn backoff_ms(backoff: &weir_bytecode::Backoff, attempt: u32) -> u64 {
+    match *backoff {
+        weir_bytecode::Backoff::Immediate => 0,
+        weir_bytecode::Backoff::Fixed { delay_ms } => delay_ms,
+        weir_bytecode::Backoff::Exponential { first_ms, max_ms } => {
+            let delay = first_ms.saturating_mul(1u64 << attempt.min(32));
+            max_ms.map_or(delay, |max| delay.min(max))
+        }
+    }
 }

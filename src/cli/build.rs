@@ -36,6 +36,8 @@ pub(super) struct Compiled {
     pub bytecodes: Vec<weir_bytecode::Bytecode>,
     /// The project directory.
     pub project: PathBuf,
+    /// The project's weir.toml, if it has one (connections and secrets for a run).
+    pub config: Option<weir_config::Config>,
 }
 
 /// Check `file` exactly as `weir check` does (diagnostics go to stderr) and compile its
@@ -88,7 +90,8 @@ pub(super) fn compile_file(file: &Path) -> Result<Compiled, u8> {
         Some(i) => finder.configs[i].dir.clone(),
         None => file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
     };
-    Ok(Compiled { bytecodes, project })
+    let config = config.cloned();
+    Ok(Compiled { bytecodes, project, config })
 }
 
 pub fn run(args: BuildArgs) -> u8 {

@@ -15,7 +15,7 @@ use weir_runtime::store::{RunId, SledStore, Store};
 /// Run a flow now, in the foreground.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  weir run examples/hello.flow --input names='[\"ada\", \"grace\"]'\n  weir run deploy.flow --input-json '{\"repo\": \"a/b\", \"pr\": 7}' --json\n\nExit codes: 0 the run succeeded, 1 it failed (or the flow has errors), 2 usage (bad input, a flow this weir cannot run yet), 3 the store failed (run it again with the same --id to continue)."
+    after_help = "Examples:\n  weir run examples/hello.flow --input names='[\"ada\", \"grace\"]'\n  weir run deploy.flow --input-json '{\"repo\": \"a/b\", \"pr\": 7}' --json\n\nExit codes: 0 the run succeeded, 1 it failed (or the flow has errors), 2 usage (bad input, a flow this weir cannot run yet), 3 the store failed (run it again with the same --id to continue), 4 a started write's outcome is unknown (a person must decide)."
 )]
 pub struct RunArgs {
     /// The .flow file.
@@ -40,6 +40,8 @@ pub struct RunArgs {
 
 /// Exit code: the store failed; the run can be continued.
 const EXIT_STORE: u8 = 3;
+/// Exit code: a started write's outcome is unknown; a person must decide.
+const EXIT_NEEDS_DECISION: u8 = 4;
 
 pub fn run(args: RunArgs) -> u8 {
     let compiled = match compile_file(&args.file) {
@@ -71,7 +73,9 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let clock = SystemClock;
-    let interp = Interpreter::new(&store, &clock);
+    let empty = weir_config::Config::default();
+    let config = compiled.config.as_ref().unwrap_or(&empty);
+    let interp = Interpreter::new(&store, &clock).with_project(config, &compiled.project);
     let json = args.json;
     let mut report = |line: &str| {
         if json {
@@ -102,6 +106,10 @@ pub fn run(args: RunArgs) -> u8 {
             EXIT_FAILURE,
             serde_json::json!({ "run": id.0.to_string(), "status": "failed", "error": { "code": error.code, "message": error.message, "step": error.step } }),
         ),
+        Outcome::NeedsDecision { step } => (
+            EXIT_NEEDS_DECISION,
+            serde_json::json!({ "run": id.0.to_string(), "status": "needs_decision", "step": step }),
+        ),
     };
     if json {
         print(&format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()));
@@ -111,6 +119,10 @@ pub fn run(args: RunArgs) -> u8 {
             Outcome::Failed(error) => {
                 print(&format!("run {} failed at {}: {} ({})\n", id.0, error.step, error.message, error.code))
             }
+            Outcome::NeedsDecision { step } => print(&format!(
+                "run {} needs a decision: step {step} was started but its outcome is unknown and it has no idempotency_key, so weir will not send it again by itself\n",
+                id.0
+            )),
         }
     }
     code

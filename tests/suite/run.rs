@@ -153,3 +153,160 @@ fn a_run_stopped_by_a_failed_write_resumes_without_doing_a_step_twice() {
     }
     assert!(resumed >= 15, "only {resumed} faults stopped the run");
 }
+
+/// A real HTTP server on 127.0.0.1 that answers `{"id": 7}` and records each request's
+/// `Idempotency-Key` (empty when there is none).
+fn notes_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                let Ok(n) = stream.read(&mut chunk) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+                if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(at + 4);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buffer.len() < head_end + length {
+                let Ok(n) = stream.read(&mut chunk) else { break };
+                if n == 0 {
+                    break;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            let key = head
+                .lines()
+                .find_map(|l| l.strip_prefix("idempotency-key:"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            log.lock().expect("log").push(key);
+            let body = r#"{"id": 7}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+fn poster(key: bool) -> String {
+    let key = if key { "    idempotency_key \"{run.id}-send\"\n" } else { "" };
+    format!(
+        "flow poster {{\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  input {{ note: string = \"hi\" }}\n\n  step send = http POST \"/notes\" {{\n    connection local\n    body {{ note: input.note }}\n    output {{ id: int }}\n{key}  }}\n  output {{ status: send.status, id: send.body.id }}\n}}\n"
+    )
+}
+
+fn local_config(port: u16) -> weir_config::Config {
+    let toml = format!(
+        "[connections.local]\ntype = \"http\"\nbase_url = \"http://127.0.0.1:{port}\"\nallow_private_network = true\n"
+    );
+    let (config, diagnostics) = weir_config::parse_bytes(toml.as_bytes());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    config
+}
+
+fn compile_text(text: &str, config: &weir_config::Config) -> Bytecode {
+    let (_, diagnostics) = weir_compiler::check::diagnose(text.as_bytes(), Some(config));
+    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
+    let parsed = weir_grammar::parse(text);
+    let flow = parsed.file.flows().next().expect("a flow");
+    weir_compiler::lower::lower_flow(flow, text, Some(config), None).expect("lowers")
+}
+
+#[test]
+fn an_http_step_posts_once_with_its_idempotency_key() {
+    let (port, seen) = notes_server();
+    let config = local_config(port);
+    let bytecode = compile_text(&poster(true), &config);
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let root = std::path::PathBuf::from(".");
+    let (run, outcome) = Interpreter::new(&store, &clock)
+        .with_project(&config, &root)
+        .start(&bytecode, Value::Record(Vec::new()), None, &mut |_| {})
+        .expect("run");
+    let Outcome::Succeeded(output) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(output.field("status"), Some(&Value::Int(200)));
+    assert_eq!(output.field("id"), Some(&Value::Int(7)));
+    assert_eq!(*seen.lock().expect("seen"), vec![format!("{}-send", run.0)]);
+    // `started` was journaled before the request went out.
+    let journal = store.journal(run, 0).expect("journal");
+    let started = journal.iter().position(|e| e.kind == EventKind::StepStarted).expect("started");
+    let done = journal
+        .iter()
+        .position(|e| e.step.path == "send" && e.kind == EventKind::StepCompleted)
+        .expect("done");
+    assert!(started < done);
+}
+
+#[test]
+fn a_write_found_started_without_an_outcome_is_retried_only_with_an_idempotency_key() {
+    for with_key in [true, false] {
+        let (port, seen) = notes_server();
+        let config = local_config(port);
+        let bytecode = compile_text(&poster(with_key), &config);
+        let root = std::path::PathBuf::from(".");
+        let mut decided = 0;
+        for n in 1..30u64 {
+            let before = seen.lock().expect("seen").len();
+            let plan = FaultPlan::new(n).fail_at(n, FaultMode::Transient);
+            let store = FaultStore::new(plan, Box::new(|| Ok(MemoryStore::new()))).expect("store");
+            let clock = TestClock::new();
+            let interp = Interpreter::new(&store, &clock).with_project(&config, &root);
+            if interp.start(&bytecode, Value::Record(Vec::new()), None, &mut |_| {}).is_ok() {
+                continue;
+            }
+            store.reopen().expect("reopen");
+            let Some(run) = store.find_runs(&Default::default()).expect("runs").first().map(|r| r.id) else {
+                continue;
+            };
+            let outcome = match interp.resume(run, &bytecode, &mut |_| {}) {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    interp
+                        .start(&bytecode, Value::Record(Vec::new()), Some(run), &mut |_| {})
+                        .expect("restart")
+                        .1
+                }
+            };
+            let sent = seen.lock().expect("seen").len() - before;
+            match outcome {
+                Outcome::Succeeded(_) => {
+                    if !with_key {
+                        assert!(sent <= 1, "fault at {n}: a write without a key was sent {sent} times");
+                    }
+                }
+                Outcome::NeedsDecision { step } => {
+                    assert!(!with_key, "fault at {n}: a keyed write must be retried, not held");
+                    assert_eq!(step, "send");
+                    assert_eq!(sent, 1, "fault at {n}: sent once, then held for a person");
+                    decided += 1;
+                }
+                Outcome::Failed(e) => panic!("fault at {n}: {e:?}"),
+            }
+        }
+        if !with_key {
+            assert!(decided >= 1, "some fault fell between `started` and the outcome");
+        }
+    }
+}
