@@ -242,7 +242,7 @@ impl<'a> Interpreter<'a> {
             loops: Vec::new(),
             site: RefCell::new(String::new()),
             draws: RefCell::new(HashMap::new()),
-            failure: None,
+            store_error: RefCell::new(None),
             report,
         };
         let result = run.block(bytecode.program.flow.entry);
@@ -259,7 +259,27 @@ impl<'a> Interpreter<'a> {
                 None => Outcome::Succeeded(Value::None),
             },
             Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
-            Err(Stop::Failed(error)) => Outcome::Failed(error),
+            Err(Stop::Failed(error)) => {
+                // `on failure e { … }` runs once when the run fails; the run stays failed.
+                if let Some(handler) = &bytecode.program.flow.on_failure {
+                    if let Some(var) = &handler.var {
+                        run.locals.push((var.clone(), error.value()));
+                    }
+                    match run.block(handler.body) {
+                        Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
+                        Err(Stop::NeedsDecision(step)) => {
+                            let status = Some(RunStatus::NeedsDecision);
+                            self.store.append(
+                                id,
+                                &Append { at_ms: self.clock.now_ms(), events: Vec::new(), status },
+                            )?;
+                            return Ok(Outcome::NeedsDecision { step });
+                        }
+                        _ => {}
+                    }
+                }
+                Outcome::Failed(error)
+            }
             Err(Stop::NeedsDecision(step)) => {
                 self.store.append(
                     id,
@@ -272,6 +292,9 @@ impl<'a> Interpreter<'a> {
                 return Ok(Outcome::NeedsDecision { step });
             }
         };
+        if let Err(Stop::Store(e)) = run.pending() {
+            return Err(InterpError::Store(e));
+        }
         let (status, payload) = match &outcome {
             Outcome::Succeeded(value) => {
                 (RunStatus::Succeeded, serde_json::to_vec(value).unwrap_or_default())
@@ -338,7 +361,10 @@ struct Run<'i, 'a, 'r> {
     site: RefCell<String>,
     /// How many `now()`/`uuid()` values each site has drawn in this evaluation.
     draws: RefCell<HashMap<String, u32>>,
-    failure: Option<RunError>,
+    /// A store error met while journaling a `now()`/`uuid()` draw (inside the evaluator,
+    /// which cannot stop the drive itself): the next append or instruction stops with it, so
+    /// no drawn value is used beyond what the journal holds.
+    store_error: RefCell<Option<StoreError>>,
     report: &'r mut dyn FnMut(&str),
 }
 
@@ -378,6 +404,7 @@ impl Run<'_, '_, '_> {
     }
 
     fn append(&mut self, events: Vec<NewEvent>) -> Result<(), Stop> {
+        self.pending()?;
         let receipt = self.interp.store.append(
             self.id,
             &Append { at_ms: self.interp.clock.now_ms(), events: events.clone(), status: None },
@@ -400,10 +427,20 @@ impl Run<'_, '_, '_> {
         self.journal.get(&(step.clone(), kind.tag()))
     }
 
+    /// Stop with a store error met inside the evaluator, if there was one.
+    fn pending(&self) -> Result<(), Stop> {
+        match self.store_error.borrow_mut().take() {
+            Some(e) => Err(Stop::Store(e)),
+            None => Ok(()),
+        }
+    }
+
     fn block(&mut self, ix: BlockIx) -> Result<Flow, Stop> {
         let Some(block) = self.program.block(ix) else { return Ok(Flow::Next) };
         for instr in &block.instrs {
-            match self.instr(instr)? {
+            let flow = self.instr(instr);
+            self.pending()?;
+            match flow? {
                 Flow::Next => {}
                 other => return Ok(other),
             }
@@ -550,7 +587,6 @@ impl Run<'_, '_, '_> {
             }
             Instr::Try { body, catch } => match self.block(*body) {
                 Err(Stop::Failed(error)) => {
-                    self.failure = Some(error.clone());
                     if let Some(var) = &catch.var {
                         self.locals.push((var.clone(), error.value()));
                     }
@@ -650,6 +686,9 @@ impl Run<'_, '_, '_> {
             });
             return Err(Stop::Failed(error));
         }
+        let shown =
+            if self.loops.is_empty() { id.path.clone() } else { format!("{}[{}]", id.path, id.iteration) };
+        (self.report)(&format!("step {shown} started"));
         let started = std::time::Instant::now();
         let output = match &def.kind {
             StepKind::Action(action) if action.family == "http" => self.http_step(action, &id)?,
@@ -689,8 +728,6 @@ impl Run<'_, '_, '_> {
         };
         let payload = serde_json::to_vec(&output).unwrap_or_default();
         self.append(vec![NewEvent { step: id.clone(), kind: EventKind::StepCompleted, payload }])?;
-        let shown =
-            if self.loops.is_empty() { id.path.clone() } else { format!("{}[{}]", id.path, id.iteration) };
         (self.report)(&format!("step {shown} done in {} ms", started.elapsed().as_millis()));
         if let Some(name) = name {
             self.steps.insert(name, output);
@@ -901,9 +938,9 @@ impl Run<'_, '_, '_> {
         }
         let value = fresh();
         let payload = serde_json::to_vec(&value).unwrap_or_default();
-        // Journaled before anything can depend on it; a store error here surfaces at the
-        // next append of the step (the value is drawn again on resume: nothing used it).
-        let _ = self.interp.store.append(
+        // Journaled before anything can depend on it. A store error is kept and stops the
+        // drive at the next append or instruction, so the value is never journaled as used.
+        let appended = self.interp.store.append(
             self.id,
             &Append {
                 at_ms: self.interp.clock.now_ms(),
@@ -911,6 +948,9 @@ impl Run<'_, '_, '_> {
                 status: None,
             },
         );
+        if let Err(e) = appended {
+            self.store_error.borrow_mut().get_or_insert(e);
+        }
         value
     }
 }
