@@ -11,6 +11,7 @@ mod graph;
 mod init;
 mod parse;
 mod run;
+mod runs;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -45,6 +46,7 @@ enum Command {
     Graph(graph::GraphArgs),
     Build(build::BuildArgs),
     Run(run::RunArgs),
+    Runs(runs::RunsArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -67,6 +69,7 @@ pub fn run() -> ExitCode {
         Command::Graph(args) => graph::run(args),
         Command::Build(args) => build::run(args),
         Command::Run(args) => run::run(args),
+        Command::Runs(args) => runs::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

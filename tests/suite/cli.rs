@@ -27,7 +27,7 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build", "run"] {
+    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs"] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
     weir().arg("--no-such-flag").assert().code(2);
@@ -387,4 +387,48 @@ fn run_runs_the_example_flow_on_the_embedded_store_and_an_id_continues_it() {
         .code(2)
         .stderr(predicate::str::contains("RUN-UNSUPPORTED"));
     weir().arg("run").arg(&flow).args(["--input", "oops"]).assert().code(2);
+}
+
+#[test]
+fn runs_lists_the_store_and_shows_a_timeline() {
+    let example = fs::read_to_string(super::root().join("examples/hello.flow")).expect("example");
+    let dir = dir_with(&[("hello.flow", &example)]);
+    weir()
+        .arg("runs")
+        .arg("--project")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no runs yet"));
+    let id = "01900000-0000-7000-8000-000000000002";
+    weir().arg("run").arg(dir.path().join("hello.flow")).args(["--id", id]).assert().success();
+    let output = weir().arg("runs").arg("--project").arg(dir.path()).arg("--json").output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(runs[0]["id"], id);
+    assert_eq!(runs[0]["status"], "succeeded");
+    let output =
+        weir().args(["runs", "show", id, "--json", "--project"]).arg(dir.path()).output().expect("show");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let events = run["events"].as_array().expect("events");
+    assert_eq!(events.first().map(|e| &e["step"]), Some(&serde_json::json!("@run")));
+    assert_eq!(events.last().map(|e| &e["payload"]["greeted"]), Some(&serde_json::json!(3)));
+    weir()
+        .args(["runs", "show", id, "--project"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("step-completed").and(predicate::str::contains("\"hello, ada\"")));
+    weir()
+        .args(["runs", "--status", "failed", "--project"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no runs"));
+    weir()
+        .args(["runs", "show", "01900000-0000-7000-8000-00000000dead", "--project"])
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    weir().args(["runs", "show", "nope", "--project"]).arg(dir.path()).assert().code(2);
 }
