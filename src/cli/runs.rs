@@ -4,7 +4,7 @@
 //! be ambiguous with a flow file named `show`, so history lives under `weir runs`.)
 
 use super::{EXIT_FAILURE, EXIT_OK, print, usage_error};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use weir_runtime::store::{Event, RunId, RunQuery, RunRecord, RunStatus, SledStore, Store};
 
@@ -17,8 +17,8 @@ pub struct RunsArgs {
     #[command(subcommand)]
     show: Option<Show>,
     /// Only runs with this status.
-    #[arg(long, value_enum)]
-    status: Option<Status>,
+    #[arg(long, value_parser = parse_status)]
+    status: Option<RunStatus>,
     /// Only runs of this flow.
     #[arg(long)]
     flow: Option<String>,
@@ -40,30 +40,12 @@ enum Show {
     },
 }
 
-/// A run status, as written on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Status {
-    Queued,
-    Running,
-    Paused,
-    NeedsDecision,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl Status {
-    fn store(self) -> RunStatus {
-        match self {
-            Status::Queued => RunStatus::Queued,
-            Status::Running => RunStatus::Running,
-            Status::Paused => RunStatus::Paused,
-            Status::NeedsDecision => RunStatus::NeedsDecision,
-            Status::Succeeded => RunStatus::Succeeded,
-            Status::Failed => RunStatus::Failed,
-            Status::Cancelled => RunStatus::Cancelled,
-        }
-    }
+/// `--status NAME`: one of [`RunStatus::name`]'s words.
+fn parse_status(text: &str) -> Result<RunStatus, String> {
+    RunStatus::from_name(text).ok_or_else(|| {
+        let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.name()).collect();
+        format!("`{text}` is not a run status; one of: {}", names.join(", "))
+    })
 }
 
 /// The store directory of the project around `dir`.
@@ -94,7 +76,7 @@ pub fn run(args: RunsArgs) -> u8 {
     };
     match args.show {
         Some(Show::Show { id }) => show(&store, &id, args.json),
-        None => list(&store, args.status.map(Status::store), args.flow, args.json),
+        None => list(&store, args.status, args.flow, args.json),
     }
 }
 
@@ -122,7 +104,7 @@ fn list(store: &SledStore, status: Option<RunStatus>, flow: Option<String>, json
             "{:<36}  {:<20}  {:<14}  {:<24}  {:>6}\n",
             run.id.0,
             run.flow,
-            status_name(run.status),
+            run.status.name(),
             time(run.created_at_ms),
             run.journal_len
         ));
@@ -155,7 +137,7 @@ fn show(store: &SledStore, id: &str, json: bool) -> u8 {
         "run {} · flow {} · {} · created {} · {} events\n",
         record.id.0,
         record.flow,
-        status_name(record.status),
+        record.status.name(),
         time(record.created_at_ms),
         record.journal_len
     ));
@@ -178,18 +160,6 @@ fn show(store: &SledStore, id: &str, json: bool) -> u8 {
     EXIT_OK
 }
 
-fn status_name(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Queued => "queued",
-        RunStatus::Running => "running",
-        RunStatus::Paused => "paused",
-        RunStatus::NeedsDecision => "needs_decision",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
-    }
-}
-
 /// Unix milliseconds as RFC 3339 UTC.
 fn time(ms: u64) -> String {
     i64::try_from(ms)
@@ -202,7 +172,7 @@ fn record_json(run: &RunRecord) -> serde_json::Value {
     serde_json::json!({
         "id": run.id.0.to_string(),
         "flow": run.flow,
-        "status": status_name(run.status),
+        "status": run.status.name(),
         "created_at": time(run.created_at_ms),
         "updated_at": time(run.updated_at_ms),
         "events": run.journal_len,

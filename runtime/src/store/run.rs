@@ -68,6 +68,24 @@ impl RunStatus {
         RunStatus::Cancelled,
     ];
 
+    /// The status as people and JSON write it (`needs_decision`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Paused => "paused",
+            RunStatus::NeedsDecision => "needs_decision",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status a [`RunStatus::name`] stands for.
+    pub fn from_name(name: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// True when the run is over and its journal closed.
     pub fn is_terminal(self) -> bool {
         matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
