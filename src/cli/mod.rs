@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. Every command lives in its own module.
 
 mod build;
+mod cancel;
 mod check;
 mod disasm;
 mod explain;
@@ -47,6 +48,7 @@ enum Command {
     Build(build::BuildArgs),
     Run(run::RunArgs),
     Runs(runs::RunsArgs),
+    Cancel(cancel::CancelArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -70,6 +72,7 @@ pub fn run() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Run(args) => run::run(args),
         Command::Runs(args) => runs::run(args),
+        Command::Cancel(args) => cancel::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

@@ -27,7 +27,7 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs"] {
+    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel"] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
     weir().arg("--no-such-flag").assert().code(2);
@@ -431,4 +431,43 @@ fn runs_lists_the_store_and_shows_a_timeline() {
         .assert()
         .code(1);
     weir().args(["runs", "show", "nope", "--project"]).arg(dir.path()).assert().code(2);
+}
+
+#[test]
+fn cancel_ends_an_unfinished_run_once() {
+    use weir_runtime::store::{
+        Append, EventKind, NewEvent, NewRun, RunId, RunStatus, SledStore, StepId, Store,
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let id = RunId::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0003);
+    {
+        // A run left paused (as at an approval) by an earlier process.
+        let store = SledStore::open_dir(dir.path().join(".weir")).expect("store");
+        store.create_run(&NewRun { id, flow: "hello".into(), created_at_ms: 1 }).expect("create");
+        let start = NewEvent {
+            step: StepId::new("@run", 0, 0),
+            kind: EventKind::RunStarted,
+            payload: b"{}".to_vec(),
+        };
+        store
+            .append(id, &Append { at_ms: 2, events: vec![start], status: Some(RunStatus::Paused) })
+            .expect("append");
+    }
+    let id_text = id.0.to_string();
+    weir()
+        .args(["cancel", &id_text, "--project"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cancelled (it was paused)"));
+    let output = weir().args(["runs", "--json", "--project"]).arg(dir.path()).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(runs[0]["status"], "cancelled");
+    weir()
+        .args(["cancel", &id_text, "--project"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already finished"));
+    weir().args(["cancel", "not-a-uuid"]).assert().code(2);
 }

@@ -1,0 +1,82 @@
+//! `weir cancel ID [--project DIR] [--json]`: end a run that is not finished (queued,
+//! paused, waiting for a decision) as `cancelled`. Its journal is closed with a final
+//! `@end` event holding the reason; nothing of it runs again.
+
+use super::runs::store_dir;
+use super::{EXIT_FAILURE, EXIT_OK, print, usage_error};
+use clap::Args;
+use std::path::PathBuf;
+use weir_runtime::store::{Append, EventKind, NewEvent, RunId, RunStatus, SledStore, StepId, Store};
+
+/// Cancel a run.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  weir cancel 01900000-0000-7000-8000-000000000001\n\nExit codes: 0 cancelled, 1 no such run, it already finished, or the store failed, 2 usage."
+)]
+pub struct CancelArgs {
+    /// The run's id.
+    id: String,
+    /// The project directory (its weir.toml is looked for upwards; the store is `.weir/`).
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    /// Why (kept in the journal).
+    #[arg(long, default_value = "cancelled from the command line")]
+    reason: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: CancelArgs) -> u8 {
+    let Ok(uuid) = args.id.parse::<uuid::Uuid>() else { return usage_error("a run id is a UUID") };
+    let id = RunId(uuid);
+    let store = match SledStore::open_dir(store_dir(&args.project)) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let record = match store.run(id) {
+        Ok(Some(record)) => record,
+        Ok(None) => {
+            eprintln!("error: no run {uuid} in this store");
+            return EXIT_FAILURE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    if record.status.is_terminal() {
+        eprintln!("error: run {uuid} already finished ({}); nothing to cancel", record.status.name());
+        return EXIT_FAILURE;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "code": "cancelled",
+        "message": args.reason,
+        "step": "@end",
+    }))
+    .unwrap_or_default();
+    let append = Append {
+        at_ms: now,
+        events: vec![NewEvent { step: StepId::new("@end", 0, 0), kind: EventKind::StepFailed, payload }],
+        status: Some(RunStatus::Cancelled),
+    };
+    if let Err(e) = store.append(id, &append) {
+        eprintln!("error: {e}");
+        return EXIT_FAILURE;
+    }
+    if args.json {
+        print(&format!(
+            "{}\n",
+            serde_json::json!({ "run": uuid.to_string(), "status": "cancelled", "was": record.status.name() })
+        ));
+    } else {
+        print(&format!("run {uuid} cancelled (it was {})\n", record.status.name()));
+    }
+    EXIT_OK
+}
