@@ -197,7 +197,7 @@ impl<'a> Interpreter<'a> {
                 status: Some(RunStatus::Running),
             },
         )?;
-        let outcome = self.resume(id, bytecode, report)?;
+        let outcome = self.drive(id, bytecode, report)?;
         Ok((id, outcome))
     }
 
@@ -211,6 +211,32 @@ impl<'a> Interpreter<'a> {
         if let Some(what) = unsupported(&bytecode.program) {
             return Err(InterpError::Unsupported(what));
         }
+        self.drive(id, bytecode, report)
+    }
+
+    /// End a run that has not finished as cancelled: its journal is closed with an `@end`
+    /// event holding the reason (what a later drive reports). Returns the status it had;
+    /// `None` when it had already finished (nothing is written).
+    pub fn cancel(&self, id: RunId, reason: &str) -> Result<Option<RunStatus>, InterpError> {
+        let record = self.store.run(id)?.ok_or_else(|| InterpError::Journal(format!("no run {}", id.0)))?;
+        if record.status.is_terminal() {
+            return Ok(None);
+        }
+        let error = RunError { code: "cancelled".into(), message: reason.to_string(), step: "@end".into() };
+        let payload = serde_json::to_vec(&error).unwrap_or_default();
+        let events = vec![NewEvent { step: StepId::new("@end", 0, 0), kind: EventKind::StepFailed, payload }];
+        self.store
+            .append(id, &Append { at_ms: self.clock.now_ms(), events, status: Some(RunStatus::Cancelled) })?;
+        Ok(Some(record.status))
+    }
+
+    /// One drive of a run whose program is known to be runnable.
+    fn drive(
+        &self,
+        id: RunId,
+        bytecode: &Bytecode,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<Outcome, InterpError> {
         let journal = self.store.journal(id, 0)?;
         // A finished run is not driven again: its recorded outcome stands.
         if let Some(end) = journal.iter().find(|e| e.step.path == "@end") {
@@ -405,20 +431,19 @@ impl Run<'_, '_, '_> {
 
     fn append(&mut self, events: Vec<NewEvent>) -> Result<(), Stop> {
         self.pending()?;
-        let receipt = self.interp.store.append(
-            self.id,
-            &Append { at_ms: self.interp.clock.now_ms(), events: events.clone(), status: None },
-        )?;
-        for (event, index) in events.into_iter().zip(receipt.indexes) {
+        let append = Append { at_ms: self.interp.clock.now_ms(), events, status: None };
+        let receipt = self.interp.store.append(self.id, &append)?;
+        for (event, index) in append.events.into_iter().zip(receipt.indexes) {
+            let key = (event.step.clone(), event.kind.tag());
             let stored = Event {
                 run: self.id,
                 index,
                 at_ms: receipt.run.updated_at_ms,
-                step: event.step.clone(),
-                kind: event.kind.clone(),
+                step: event.step,
+                kind: event.kind,
                 payload: event.payload,
             };
-            self.journal.insert((event.step, event.kind.tag()), stored);
+            self.journal.insert(key, stored);
         }
         Ok(())
     }

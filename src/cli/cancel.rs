@@ -6,7 +6,8 @@ use super::runs::store_dir;
 use super::{EXIT_FAILURE, EXIT_OK, print, usage_error};
 use clap::Args;
 use std::path::PathBuf;
-use weir_runtime::store::{Append, EventKind, NewEvent, RunId, RunStatus, SledStore, StepId, Store};
+use weir_runtime::interp::{InterpError, Interpreter, SystemClock};
+use weir_runtime::store::{RunId, SledStore};
 
 /// Cancel a run.
 #[derive(Args)]
@@ -37,9 +38,14 @@ pub fn run(args: CancelArgs) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let record = match store.run(id) {
-        Ok(Some(record)) => record,
+    let clock = SystemClock;
+    let was = match Interpreter::new(&store, &clock).cancel(id, &args.reason) {
+        Ok(Some(was)) => was,
         Ok(None) => {
+            eprintln!("error: run {uuid} already finished; nothing to cancel");
+            return EXIT_FAILURE;
+        }
+        Err(InterpError::Journal(_)) => {
             eprintln!("error: no run {uuid} in this store");
             return EXIT_FAILURE;
         }
@@ -48,35 +54,13 @@ pub fn run(args: CancelArgs) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    if record.status.is_terminal() {
-        eprintln!("error: run {uuid} already finished ({}); nothing to cancel", record.status.name());
-        return EXIT_FAILURE;
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let payload = serde_json::to_vec(&serde_json::json!({
-        "code": "cancelled",
-        "message": args.reason,
-        "step": "@end",
-    }))
-    .unwrap_or_default();
-    let append = Append {
-        at_ms: now,
-        events: vec![NewEvent { step: StepId::new("@end", 0, 0), kind: EventKind::StepFailed, payload }],
-        status: Some(RunStatus::Cancelled),
-    };
-    if let Err(e) = store.append(id, &append) {
-        eprintln!("error: {e}");
-        return EXIT_FAILURE;
-    }
     if args.json {
         print(&format!(
             "{}\n",
-            serde_json::json!({ "run": uuid.to_string(), "status": "cancelled", "was": record.status.name() })
+            serde_json::json!({ "run": uuid.to_string(), "status": "cancelled", "was": was.name() })
         ));
     } else {
-        print(&format!("run {uuid} cancelled (it was {})\n", record.status.name()));
+        print(&format!("run {uuid} cancelled (it was {})\n", was.name()));
     }
     EXIT_OK
 }

@@ -15,6 +15,7 @@ use crate::effects::{StepEffect, flow_effects_with};
 use crate::families::Effect;
 use crate::interface::Library;
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::VecDeque;
 use weir_config::Config;
@@ -562,12 +563,12 @@ impl<'g> GuardGraph<'g> {
                 approval_of.insert(outcome, index);
             }
         }
-        for edge in source.edge_indices() {
-            let kind = source[edge];
+        for edge in source.edge_references() {
+            let kind = *edge.weight();
             if kind == EdgeKind::Data {
                 continue;
             }
-            let (a, b) = source.edge_endpoints(edge).expect("edge has endpoints");
+            let (a, b) = (edge.source(), edge.target());
             let from = match approved.get(&a) {
                 Some(&outcome) if kind != EdgeKind::Failure => outcome,
                 _ => a,
