@@ -3,6 +3,7 @@
 mod build;
 mod cancel;
 mod check;
+mod decide;
 mod disasm;
 mod explain;
 mod families;
@@ -10,7 +11,10 @@ mod files;
 mod fmt;
 mod graph;
 mod init;
+mod outcome;
 mod parse;
+mod project;
+mod resume;
 mod run;
 mod runs;
 
@@ -49,6 +53,13 @@ enum Command {
     Run(run::RunArgs),
     Runs(runs::RunsArgs),
     Cancel(cancel::CancelArgs),
+    /// Approve a paused run's approval as a person of weir.toml, then continue the run.
+    #[command(about = "Approve a paused run's approval, then continue the run")]
+    Approve(decide::DecideArgs),
+    /// Reject a paused run's approval, then continue the run (its `on reject`, or the end).
+    #[command(about = "Reject a paused run's approval, then continue the run")]
+    Reject(decide::DecideArgs),
+    Resume(resume::ResumeArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -73,6 +84,9 @@ pub fn run() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Cancel(args) => cancel::run(args),
+        Command::Approve(args) => decide::run(args, true),
+        Command::Reject(args) => decide::run(args, false),
+        Command::Resume(args) => resume::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

@@ -1,21 +1,27 @@
-//! `weir run FILE [--input k=v …] [--input-json JSON] [--id ID] [--json]`: check and compile
-//! a flow, then run it in the foreground on the project's embedded store (`.weir/` next to
-//! weir.toml): each step is journaled as it ends, timers are slept through, and the exit
-//! code says how the run ended. The journal survives the process: a run stopped by a crash
-//! is continued by running it again with the same `--id` (docs/runtime.md).
+//! `weir run FILE [--input k=v …] [--input-json JSON] [--id ID] [--as PERSON] [--json]`:
+//! check and compile a flow, then run it in the foreground on the project's embedded store
+//! (`.weir/` next to weir.toml): each step is journaled as it ends, timers are slept
+//! through, a run that reaches an approval exits "paused", and the exit code says how the
+//! run ended. The journal survives the process: a run stopped by a crash is continued by
+//! `weir resume` (or by running it again with the same `--id`) (docs/runtime.md).
 
 use super::build::compile_file;
-use super::{EXIT_FAILURE, EXIT_OK, print, usage_error};
+use super::outcome::{EXIT_STORE, exit_codes, progress, report};
+use super::usage_error;
 use clap::Args;
 use std::path::PathBuf;
 use weir_bytecode::Value;
-use weir_runtime::interp::{InterpError, Interpreter, Outcome, SystemClock};
+use weir_runtime::interp::{InterpError, Interpreter, SystemClock, find_person};
 use weir_runtime::store::{RunId, SledStore, Store};
 
 /// Run a flow now, in the foreground.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  weir run examples/hello.flow --input names='[\"ada\", \"grace\"]'\n  weir run deploy.flow --input-json '{\"repo\": \"a/b\", \"pr\": 7}' --json\n\nExit codes: 0 the run succeeded, 1 it failed (or the flow has errors), 2 usage (bad input, a flow this weir cannot run yet), 3 the store failed (run it again with the same --id to continue), 4 a started write's outcome is unknown (a person must decide)."
+    after_help = concat!(
+        "Examples:\n  weir run examples/hello.flow --input names='[\"ada\", \"grace\"]'\n  weir run deploy.flow --input-json '{\"repo\": \"a/b\", \"pr\": 7}' --as ada --json",
+        "\n\n",
+        exit_codes!()
+    )
 )]
 pub struct RunArgs {
     /// The .flow file.
@@ -32,16 +38,15 @@ pub struct RunArgs {
     /// The run's id (a UUID): starting a run with an id that exists continues it instead.
     #[arg(long)]
     id: Option<String>,
+    /// Who starts the run: a person of weir.toml (by name or email), recorded as the
+    /// initiator (`not initiator` keeps them from approving it).
+    #[arg(long = "as", value_name = "PERSON")]
+    initiator: Option<String>,
     /// Print the outcome as JSON (`{ "run", "status", "output" | "error" }`); progress goes
     /// to stderr.
     #[arg(long)]
     json: bool,
 }
-
-/// Exit code: the store failed; the run can be continued.
-const EXIT_STORE: u8 = 3;
-/// Exit code: a started write's outcome is unknown; a person must decide.
-const EXIT_NEEDS_DECISION: u8 = 4;
 
 pub fn run(args: RunArgs) -> u8 {
     let compiled = match compile_file(&args.file) {
@@ -56,7 +61,7 @@ pub fn run(args: RunArgs) -> u8 {
             None => return usage_error(&format!("the file holds no flow `{slug}`")),
         },
     };
-    let input = match input(&args) {
+    let input = match record(&args.inputs, args.input_json.as_deref()) {
         Ok(input) => input,
         Err(message) => return usage_error(&message),
     };
@@ -75,19 +80,19 @@ pub fn run(args: RunArgs) -> u8 {
     let clock = SystemClock;
     let empty = weir_config::Config::default();
     let config = compiled.config.as_ref().unwrap_or(&empty);
-    let interp = Interpreter::new(&store, &clock).with_project(config, &compiled.project);
-    let json = args.json;
-    let mut report = |line: &str| {
-        if json {
-            eprintln!("{line}");
-        } else {
-            print(&format!("  {line}\n"));
-        }
+    let initiator = match &args.initiator {
+        Some(who) => match find_person(config, who) {
+            Ok(name) => Some(name),
+            Err(message) => return usage_error(&format!("--as: {message}")),
+        },
+        None => None,
     };
+    let interp = Interpreter::new(&store, &clock).with_project(config, &compiled.project);
+    let mut progress = progress(args.json);
     let existing = id.filter(|id| store.run(*id).ok().flatten().is_some());
     let result = match existing {
-        Some(id) => interp.resume(id, bytecode, &mut report).map(|o| (id, o)),
-        None => interp.start(bytecode, input, id, &mut report),
+        Some(id) => interp.resume(id, bytecode, &mut progress).map(|o| (id, o)),
+        None => interp.start_as(bytecode, input, id, initiator.as_deref(), &mut progress),
     };
     let (id, outcome) = match result {
         Ok(done) => done,
@@ -97,40 +102,12 @@ pub fn run(args: RunArgs) -> u8 {
         }
         Err(e) => return usage_error(&e.to_string()),
     };
-    let (code, document) = match &outcome {
-        Outcome::Succeeded(output) => (
-            EXIT_OK,
-            serde_json::json!({ "run": id.0.to_string(), "status": "succeeded", "output": as_json(output) }),
-        ),
-        Outcome::Failed(error) => (
-            EXIT_FAILURE,
-            serde_json::json!({ "run": id.0.to_string(), "status": "failed", "error": { "code": error.code, "message": error.message, "step": error.step } }),
-        ),
-        Outcome::NeedsDecision { step } => (
-            EXIT_NEEDS_DECISION,
-            serde_json::json!({ "run": id.0.to_string(), "status": "needs_decision", "step": step }),
-        ),
-    };
-    if json {
-        print(&format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()));
-    } else {
-        match &outcome {
-            Outcome::Succeeded(output) => print(&format!("run {} succeeded: {output}\n", id.0)),
-            Outcome::Failed(error) => {
-                print(&format!("run {} failed at {}: {} ({})\n", id.0, error.step, error.message, error.code))
-            }
-            Outcome::NeedsDecision { step } => print(&format!(
-                "run {} needs a decision: step {step} was started but its outcome is unknown and it has no idempotency_key, so weir will not send it again by itself\n",
-                id.0
-            )),
-        }
-    }
-    code
+    report(id, &outcome, args.json)
 }
 
-/// The input record from --input-json and --input.
-fn input(args: &RunArgs) -> Result<Value, String> {
-    let mut fields: Vec<(String, Value)> = match &args.input_json {
+/// A record from `--input NAME=VALUE` pairs over an `--input-json` object.
+pub(super) fn record(inputs: &[String], input_json: Option<&str>) -> Result<Value, String> {
+    let mut fields: Vec<(String, Value)> = match input_json {
         Some(text) => {
             match weir_bytecode::eval::parse_json(text).map_err(|e| format!("--input-json: {}", e.message))? {
                 Value::Record(fields) => fields,
@@ -139,7 +116,7 @@ fn input(args: &RunArgs) -> Result<Value, String> {
         }
         None => Vec::new(),
     };
-    for pair in &args.inputs {
+    for pair in inputs {
         let Some((name, value)) = pair.split_once('=') else {
             return Err(format!("--input takes NAME=VALUE, got `{pair}`"));
         };
@@ -149,13 +126,4 @@ fn input(args: &RunArgs) -> Result<Value, String> {
         fields.push((name.to_string(), value));
     }
     Ok(Value::Record(fields))
-}
-
-/// A value as JSON for `--json` (records as objects, durations and times as numbers of
-/// milliseconds).
-fn as_json(value: &Value) -> serde_json::Value {
-    weir_bytecode::eval::to_json(value)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_else(|| serde_json::Value::String(value.to_string()))
 }

@@ -27,7 +27,10 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
-    for command in ["check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel"] {
+    for command in [
+        "check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel", "approve",
+        "reject", "resume",
+    ] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
     weir().arg("--no-such-flag").assert().code(2);
@@ -470,4 +473,102 @@ fn cancel_ends_an_unfinished_run_once() {
         .code(1)
         .stderr(predicate::str::contains("already finished"));
     weir().args(["cancel", "not-a-uuid"]).assert().code(2);
+}
+
+const PEOPLE: &str = "[people.ada]\nemail = \"ada@example.com\"\n[people.grace]\nemail = \"grace@example.com\"\n[groups.ops]\nmembers = [\"ada\", \"grace\"]\n";
+const SHIP: &str = "flow ship {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  input { release: string = \"v1\" }\n\n  step plan = function { value \"deploy {input.release}\" }\n  approval go {\n    summary \"Ship {input.release}?\"\n    binds plan.value\n    deciders group ops not initiator\n    input { risk: \"low\" | \"high\" }\n    timeout 1h\n    default reject\n  }\n  step done = function { value \"shipped at {go.risk} risk by {go.by}\" }\n  output { result: done.value }\n}\n";
+
+/// Start `ship.flow` as ada in `dir`: it pauses at its approval (exit 5); returns the run id.
+fn start_paused(dir: &std::path::Path) -> String {
+    let output = weir()
+        .current_dir(dir)
+        .args(["run", "ship.flow", "--as", "ada@example.com", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(5), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(document["status"], "paused");
+    assert_eq!(document["waiting"]["name"], "go");
+    assert_eq!(document["waiting"]["deciders"], serde_json::json!(["ada", "grace"]));
+    document["run"].as_str().expect("run id").to_string()
+}
+
+#[test]
+fn run_pauses_at_an_approval_and_approve_continues_it() {
+    let dir = dir_with(&[("weir.toml", PEOPLE), ("ship.flow", SHIP)]);
+    let text = weir().current_dir(dir.path()).args(["run", "ship.flow", "--as", "ada"]).assert().code(5);
+    let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
+    assert!(stdout.contains("paused: approval `go` waits for ada, grace (0 of 1 approvals"), "{stdout}");
+    assert!(stdout.contains("approve: weir approve "), "{stdout}");
+    let id = start_paused(dir.path());
+    // The initiator may not approve; a person outside weir.toml is refused; so is a bad input.
+    weir()
+        .current_dir(dir.path())
+        .args(["approve", &id, "go", "--as", "ada", "--input", "risk=low"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("they started the run (`not initiator`)"));
+    weir()
+        .current_dir(dir.path())
+        .args(["approve", &id, "go", "--as", "mallory", "--input", "risk=low"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`mallory` is not one of the project's people"));
+    weir()
+        .current_dir(dir.path())
+        .args(["approve", &id, "go", "--as", "grace", "--input", "risk=medium"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`risk` must be one of \"low\" | \"high\""));
+    weir()
+        .current_dir(dir.path())
+        .args(["approve", &id, "go", "--as", "grace", "--input", "risk=low", "--reason", "read the plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("grace approved `go`"))
+        .stdout(predicate::str::contains("succeeded: { result: \"shipped at low risk by grace\" }"));
+    weir()
+        .current_dir(dir.path())
+        .args(["approve", &id, "go", "--as", "grace", "--input", "risk=low"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already finished (succeeded)"));
+    let output = weir().current_dir(dir.path()).args(["runs", "show", &id]).output().expect("show");
+    let timeline = String::from_utf8_lossy(&output.stdout);
+    assert!(timeline.contains("go/vote/grace"), "{timeline}");
+}
+
+#[test]
+fn reject_ends_the_run_rejected_and_resume_moves_only_what_should_move() {
+    let dir = dir_with(&[("weir.toml", PEOPLE), ("ship.flow", SHIP)]);
+    let id = start_paused(dir.path());
+    // Nothing is due: a paused run waiting for a person stays paused.
+    weir().current_dir(dir.path()).arg("resume").assert().success().stdout("nothing to resume\n");
+    weir()
+        .current_dir(dir.path())
+        .args(["resume", &id, "--json"])
+        .assert()
+        .code(5)
+        .stdout(predicate::str::contains("\"status\": \"paused\""));
+    let output = weir()
+        .current_dir(dir.path())
+        .args(["reject", &id, "go", "--as", "grace", "--reason", "not before the freeze ends", "--json"])
+        .output()
+        .expect("reject");
+    assert_eq!(output.status.code(), Some(6), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(document["status"], "rejected");
+    assert_eq!(document["by"], "grace");
+    assert_eq!(document["reason"], "not before the freeze ends");
+    let output = weir().current_dir(dir.path()).args(["runs", "--status", "rejected", "--json"]).output();
+    let runs: serde_json::Value = serde_json::from_slice(&output.expect("runs").stdout).expect("json");
+    assert_eq!(runs.as_array().map(Vec::len), Some(1));
+    weir()
+        .current_dir(dir.path())
+        .args(["reject", &id, "go", "--as", "grace"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already finished (rejected)"));
+    weir().args(["resume", "not-a-uuid"]).assert().code(2);
+    weir().args(["approve", "not-a-uuid", "go", "--as", "ada"]).assert().code(2);
 }

@@ -1,5 +1,6 @@
 //! Test modules, one per concern.
 
+mod approvals;
 mod cli;
 mod corpus;
 mod docs;

@@ -11,6 +11,7 @@
 
 pub mod builder;
 pub mod codec;
+pub mod conform;
 pub mod disasm;
 pub mod error;
 pub mod eval;
@@ -23,6 +24,7 @@ pub mod verify;
 
 pub use builder::ProgramBuilder;
 pub use codec::{Bytecode, decode, encode};
+pub use conform::{conform, conform_named};
 pub use disasm::disassemble;
 pub use error::{LoadCode, LoadError};
 pub use eval::{Env, EvalCode, EvalError, MapEnv, eval};

@@ -37,7 +37,7 @@ impl fmt::Display for RunId {
     }
 }
 
-/// Where a run is in its life. The last three are terminal: the journal is closed.
+/// Where a run is in its life. The last four are terminal: the journal is closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RunStatus {
     /// Created, not yet picked up.
@@ -54,11 +54,14 @@ pub enum RunStatus {
     Failed,
     /// Stopped on request.
     Cancelled,
+    /// Ended by an approval's rejection (or a timeout whose default is reject) that its
+    /// `on reject` did not turn into another outcome.
+    Rejected,
 }
 
 impl RunStatus {
     /// Every status, in index order.
-    pub const ALL: [RunStatus; 7] = [
+    pub const ALL: [RunStatus; 8] = [
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::Paused,
@@ -66,6 +69,7 @@ impl RunStatus {
         RunStatus::Succeeded,
         RunStatus::Failed,
         RunStatus::Cancelled,
+        RunStatus::Rejected,
     ];
 
     /// The status as people and JSON write it (`needs_decision`).
@@ -78,6 +82,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Rejected => "rejected",
         }
     }
 
@@ -88,7 +93,7 @@ impl RunStatus {
 
     /// True when the run is over and its journal closed.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Rejected)
     }
 
     /// The byte that stands for this status in index keys.
@@ -101,6 +106,7 @@ impl RunStatus {
             RunStatus::Succeeded => 4,
             RunStatus::Failed => 5,
             RunStatus::Cancelled => 6,
+            RunStatus::Rejected => 7,
         }
     }
 }

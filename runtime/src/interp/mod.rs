@@ -7,13 +7,21 @@
 //! Temporal and Restate replay). `now()` and `uuid()` are journaled the first time they are
 //! evaluated at a site, so a resumed or replayed run sees the same values.
 //!
-//! This first slice runs the control flow (sequence, `let`, `if`, `for` (iterations one at a
+//! This slice runs the control flow (sequence, `let`, `if`, `for` (iterations one at a
 //! time), `loop`, `repeat` (its waits are durable timers), `try/catch`, `parallel` (branches
-//! one after another), `fail`, `return`, `log`) and the steps that need no outside
-//! executor: `function`, `kv`, `sleep` and `wait for`/`wait until` (durable timers; a
-//! foreground run sleeps through them). A program that uses anything else is refused before
-//! a run is created ([`unsupported`]), so no run is ever left half-done by a missing
-//! feature.
+//! one after another), `fail`, `return`, `log`), approvals (`approval.rs`: the run pauses,
+//! decisions are journaled votes), and the steps `function`, `kv`, `http`, `sleep` and
+//! `wait for`/`wait until` (durable timers; a foreground run sleeps through them). A program
+//! that uses anything else is refused before a run is created ([`unsupported`]), so no run
+//! is ever left half-done by a missing feature.
+//!
+//! A run pins its program: `start` stores the bytecode as a content-addressed resource and
+//! journals its hash (`@run/program`), so `weir approve`, `weir resume` and replay continue
+//! a run with exactly the program it started with ([`Interpreter::program`]).
+
+mod approval;
+
+pub use approval::{ApprovalRequest, Decide, Vote, Waiting, find_person};
 
 use crate::store::{Append, Event, EventKind, NewEvent, NewRun, RunId, RunStatus, StepId, Store, StoreError};
 use std::borrow::Cow;
@@ -71,6 +79,19 @@ pub enum Outcome {
         /// The step's journal identity.
         step: String,
     },
+    /// Waiting for a person (an approval) or the outside world: the run is journaled as
+    /// paused and continues when a decision arrives (`weir approve`, `weir resume`).
+    Paused(Waiting),
+    /// An approval was rejected (or timed out with `default reject`) and its `on reject`
+    /// did not decide otherwise.
+    Rejected {
+        /// The approval's name.
+        approval: String,
+        /// Who rejected it (`@timeout` when its timeout passed).
+        by: String,
+        /// Their reason, if they gave one.
+        reason: Option<String>,
+    },
 }
 
 /// A run's error, as `catch e` and `on failure e` see it.
@@ -110,7 +131,31 @@ pub enum InterpError {
     /// The input does not fit the flow's `input`.
     #[error("RUN-INPUT: {0}")]
     Input(String),
+    /// A decision was refused: no such pending approval, a person who may not decide, a
+    /// missing or ill-typed input field. Nothing was journaled.
+    #[error("RUN-DECISION: {0}")]
+    Decision(String),
+    /// The run's pinned program cannot be loaded from the store.
+    #[error("RUN-PROGRAM: {0}")]
+    Program(String),
 }
+
+impl InterpError {
+    /// The stable code of the error (docs/runtime.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            InterpError::Store(e) => e.code(),
+            InterpError::Unsupported(_) => "RUN-UNSUPPORTED",
+            InterpError::Journal(_) => "RUN-JOURNAL",
+            InterpError::Input(_) => "RUN-INPUT",
+            InterpError::Decision(_) => "RUN-DECISION",
+            InterpError::Program(_) => "RUN-PROGRAM",
+        }
+    }
+}
+
+/// The media type a run's pinned bytecode is stored under.
+pub const PROGRAM_MEDIA_TYPE: &str = "application/vnd.weir.bytecode";
 
 /// What a program needs that this interpreter does not run yet, if anything.
 pub fn unsupported(program: &Program) -> Option<String> {
@@ -121,7 +166,6 @@ pub fn unsupported(program: &Program) -> Option<String> {
             }
             StepKind::Call(_) => format!("`call` (`{}`)", step.id),
             StepKind::Callback(_) | StepKind::WaitCallback { .. } => format!("callbacks (`{}`)", step.id),
-            StepKind::Approval(_) => format!("approvals (`{}`)", step.id),
             _ => continue,
         };
         return Some(what);
@@ -177,28 +221,70 @@ impl<'a> Interpreter<'a> {
         id: Option<RunId>,
         report: &mut dyn FnMut(&str),
     ) -> Result<(RunId, Outcome), InterpError> {
+        self.start_as(bytecode, input, id, None, report)
+    }
+
+    /// [`Interpreter::start`], recording who started the run (`--as`: what `not initiator`
+    /// checks). The program is stored and its hash journaled with the start, atomically.
+    pub fn start_as(
+        &self,
+        bytecode: &Bytecode,
+        input: Value,
+        id: Option<RunId>,
+        initiator: Option<&str>,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<(RunId, Outcome), InterpError> {
         if let Some(what) = unsupported(&bytecode.program) {
             return Err(InterpError::Unsupported(what));
         }
         let input = complete_input(&bytecode.program, input)?;
+        let encoded = weir_bytecode::encode(bytecode).map_err(|e| InterpError::Program(e.to_string()))?;
         let now = self.clock.now_ms();
+        let program = self.store.put_resource(PROGRAM_MEDIA_TYPE, &encoded, now)?;
         let id = id.unwrap_or_else(|| RunId::generate(now));
         self.store.create_run(&NewRun { id, flow: bytecode.header.slug.clone(), created_at_ms: now })?;
         let payload = serde_json::to_vec(&input).unwrap_or_default();
-        self.store.append(
-            id,
-            &Append {
-                at_ms: now,
-                events: vec![NewEvent {
-                    step: StepId::new("@run", 0, 0),
-                    kind: EventKind::RunStarted,
-                    payload,
-                }],
-                status: Some(RunStatus::Running),
+        let mut events = vec![
+            NewEvent { step: StepId::new("@run", 0, 0), kind: EventKind::RunStarted, payload },
+            NewEvent {
+                step: StepId::new("@run/program", 0, 0),
+                kind: EventKind::ValueRecorded,
+                payload: serde_json::to_vec(&program.hash.to_hex()).unwrap_or_default(),
             },
-        )?;
+        ];
+        if let Some(person) = initiator {
+            events.push(NewEvent {
+                step: StepId::new("@run/initiator", 0, 0),
+                kind: EventKind::ValueRecorded,
+                payload: serde_json::to_vec(person).unwrap_or_default(),
+            });
+        }
+        self.store.append(id, &Append { at_ms: now, events, status: Some(RunStatus::Running) })?;
         let outcome = self.drive(id, bytecode, report)?;
         Ok((id, outcome))
+    }
+
+    /// The program a run started with (stored by [`Interpreter::start_as`]), verified.
+    pub fn program(&self, id: RunId) -> Result<Bytecode, InterpError> {
+        let journal = self.store.journal(id, 0)?;
+        if journal.is_empty() && self.store.run(id)?.is_none() {
+            return Err(InterpError::Journal(format!("no run {}", id.0)));
+        }
+        let hash = journal
+            .iter()
+            .find(|e| e.step.path == "@run/program")
+            .and_then(|e| serde_json::from_slice::<String>(&e.payload).ok())
+            .and_then(|hex| crate::store::ResourceHash::from_hex(&hex))
+            .ok_or_else(|| {
+                InterpError::Program(format!(
+                    "run {} has no pinned program (it was started by an older weir): continue it with `weir run FILE --id {}`",
+                    id.0, id.0
+                ))
+            })?;
+        let resource = self.store.get_resource(&hash)?.ok_or_else(|| {
+            InterpError::Program(format!("the program {hash} of run {} is missing from the store", id.0))
+        })?;
+        weir_bytecode::decode(&resource.bytes).map_err(|e| InterpError::Program(e.to_string()))
     }
 
     /// Drive an existing run from its journal: journaled outcomes are reused, the rest runs.
@@ -244,12 +330,26 @@ impl<'a> Interpreter<'a> {
                 EventKind::StepCompleted => {
                     Outcome::Succeeded(serde_json::from_slice(&end.payload).unwrap_or(Value::None))
                 }
-                _ => Outcome::Failed(serde_json::from_slice(&end.payload).unwrap_or_else(|_| RunError {
-                    code: "failed".into(),
-                    message: "the run failed".into(),
-                    step: "@end".into(),
-                })),
+                _ => {
+                    let error = serde_json::from_slice(&end.payload).unwrap_or_else(|_| RunError {
+                        code: "failed".into(),
+                        message: "the run failed".into(),
+                        step: "@end".into(),
+                    });
+                    let rejection = approval::Rejection::from_payload(&end.payload);
+                    match (self.store.run(id)?.map(|r| r.status), rejection) {
+                        (Some(RunStatus::Rejected), Some(rejection)) => rejection.outcome(),
+                        _ => Outcome::Failed(error),
+                    }
+                }
             });
+        }
+        // A paused (or queued) run is running again from here on.
+        if let Some(record) = self.store.run(id)?
+            && matches!(record.status, RunStatus::Paused | RunStatus::Queued)
+        {
+            let at_ms = self.clock.now_ms();
+            self.store.append(id, &Append { at_ms, events: Vec::new(), status: Some(RunStatus::Running) })?;
         }
         let input = journal
             .iter()
@@ -261,6 +361,11 @@ impl<'a> Interpreter<'a> {
             id,
             program: &bytecode.program,
             flow: bytecode.header.slug.clone(),
+            votes: journal.iter().filter(|e| e.kind == EventKind::ApprovalDecided).cloned().collect(),
+            initiator: journal
+                .iter()
+                .find(|e| e.step.path == "@run/initiator")
+                .and_then(|e| serde_json::from_slice(&e.payload).ok()),
             journal: journal.into_iter().map(|e| ((e.step.clone(), e.kind.tag()), e)).collect(),
             input,
             steps: HashMap::new(),
@@ -285,6 +390,8 @@ impl<'a> Interpreter<'a> {
                 None => Outcome::Succeeded(Value::None),
             },
             Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
+            Err(Stop::Paused(waiting)) => return self.pause(id, *waiting),
+            Err(Stop::Rejected(rejection)) => rejection.outcome(),
             Err(Stop::Failed(error)) => {
                 // `on failure e { … }` runs once when the run fails; the run stays failed.
                 if let Some(handler) = &bytecode.program.flow.on_failure {
@@ -293,6 +400,7 @@ impl<'a> Interpreter<'a> {
                     }
                     match run.block(handler.body) {
                         Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
+                        Err(Stop::Paused(waiting)) => return self.pause(id, *waiting),
                         Err(Stop::NeedsDecision(step)) => {
                             let status = Some(RunStatus::NeedsDecision);
                             self.store.append(
@@ -326,7 +434,10 @@ impl<'a> Interpreter<'a> {
                 (RunStatus::Succeeded, serde_json::to_vec(value).unwrap_or_default())
             }
             Outcome::Failed(error) => (RunStatus::Failed, serde_json::to_vec(error).unwrap_or_default()),
-            Outcome::NeedsDecision { .. } => return Ok(outcome),
+            Outcome::Rejected { approval, by, reason } => {
+                (RunStatus::Rejected, approval::Rejection::payload(approval, by, reason.as_deref()))
+            }
+            Outcome::NeedsDecision { .. } | Outcome::Paused(_) => return Ok(outcome),
         };
         let kind =
             if status == RunStatus::Succeeded { EventKind::StepCompleted } else { EventKind::StepFailed };
@@ -339,6 +450,13 @@ impl<'a> Interpreter<'a> {
             },
         )?;
         Ok(outcome)
+    }
+
+    /// Journal that the run waits, and say for what.
+    fn pause(&self, id: RunId, waiting: Waiting) -> Result<Outcome, InterpError> {
+        let at_ms = self.clock.now_ms();
+        self.store.append(id, &Append { at_ms, events: Vec::new(), status: Some(RunStatus::Paused) })?;
+        Ok(Outcome::Paused(waiting))
     }
 }
 
@@ -361,6 +479,10 @@ enum Stop {
     Store(StoreError),
     Failed(RunError),
     NeedsDecision(String),
+    /// Waiting for a decision or the outside world: the drive ends, the run is paused.
+    Paused(Box<Waiting>),
+    /// An approval's rejection ends the run (`try` does not catch it).
+    Rejected(Box<approval::Rejection>),
 }
 
 impl From<StoreError> for Stop {
@@ -376,6 +498,10 @@ struct Run<'i, 'a, 'r> {
     program: &'i Program,
     flow: String,
     journal: HashMap<(StepId, u8), Event>,
+    /// Every journaled approval vote, in journal order (`approval.rs`).
+    votes: Vec<Event>,
+    /// Who started the run (`--as`), if recorded.
+    initiator: Option<String>,
     input: Value,
     /// Step outputs by name (the latest iteration's).
     steps: HashMap<String, Value>,
@@ -648,14 +774,13 @@ impl Run<'_, '_, '_> {
                     None => Ok(Flow::Return(Value::None)),
                 }
             }
+            Instr::Approval { step, on_reject } => self.approval(*step, *on_reject),
             // Refused by `unsupported` before the run starts.
-            Instr::Callback { .. } | Instr::Approval { .. } | Instr::Saga { .. } => {
-                Err(Stop::Failed(RunError {
-                    code: "unsupported".into(),
-                    message: "not supported yet".into(),
-                    step: String::new(),
-                }))
-            }
+            Instr::Callback { .. } | Instr::Saga { .. } => Err(Stop::Failed(RunError {
+                code: "unsupported".into(),
+                message: "not supported yet".into(),
+                step: String::new(),
+            })),
         }
     }
 

@@ -1,0 +1,123 @@
+//! How a drive of a run ended, told to the user: one line (or a JSON document) and the
+//! exit code. Shared by `weir run`, `approve`, `reject` and `resume`, so a run reads the
+//! same whichever command moved it last.
+
+use super::{EXIT_FAILURE, EXIT_OK, print};
+use weir_bytecode::Value;
+use weir_runtime::interp::{Outcome, Waiting};
+use weir_runtime::store::RunId;
+
+/// Exit code: the store failed; the run can be continued.
+pub(super) const EXIT_STORE: u8 = 3;
+/// Exit code: a started write's outcome is unknown; a person must decide.
+pub(super) const EXIT_NEEDS_DECISION: u8 = 4;
+/// Exit code: the run is paused at an approval (or a callback wait).
+pub(super) const EXIT_PAUSED: u8 = 5;
+/// Exit code: an approval was rejected and the run ended `rejected`.
+pub(super) const EXIT_REJECTED: u8 = 6;
+
+/// The exit codes of the commands that drive runs, for their `--help` (a macro, so that
+/// `concat!` can put it after each command's examples).
+macro_rules! exit_codes {
+    () => {
+        "Exit codes: 0 the run succeeded, 1 it failed (or the flow has errors), 2 usage (bad input, a flow this weir cannot run yet, a refused decision), 3 the store failed (continue with `weir resume`), 4 a started write's outcome is unknown (a person must decide), 5 the run is paused at an approval (decide with `weir approve`/`weir reject`), 6 an approval rejected the run."
+    };
+}
+pub(super) use exit_codes;
+
+/// A progress reporter: lines on stdout, or on stderr under `--json`.
+pub(super) fn progress(json: bool) -> impl FnMut(&str) {
+    move |line: &str| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            print(&format!("  {line}\n"));
+        }
+    }
+}
+
+/// Print how the run ended this time and return the exit code.
+pub(super) fn report(id: RunId, outcome: &Outcome, json: bool) -> u8 {
+    let (code, document, text) = describe(id, outcome);
+    if json {
+        print(&format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()));
+    } else {
+        print(&text);
+    }
+    code
+}
+
+/// The exit code, the `--json` document and the text of a drive's outcome.
+pub(super) fn describe(id: RunId, outcome: &Outcome) -> (u8, serde_json::Value, String) {
+    let run = id.0.to_string();
+    let (code, document) = match outcome {
+        Outcome::Succeeded(output) => {
+            (EXIT_OK, serde_json::json!({ "run": run, "status": "succeeded", "output": as_json(output) }))
+        }
+        Outcome::Failed(error) => (
+            EXIT_FAILURE,
+            serde_json::json!({ "run": run, "status": "failed", "error": { "code": error.code, "message": error.message, "step": error.step } }),
+        ),
+        Outcome::NeedsDecision { step } => {
+            (EXIT_NEEDS_DECISION, serde_json::json!({ "run": run, "status": "needs_decision", "step": step }))
+        }
+        Outcome::Paused(waiting) => {
+            (EXIT_PAUSED, serde_json::json!({ "run": run, "status": "paused", "waiting": waiting }))
+        }
+        Outcome::Rejected { approval, by, reason } => (
+            EXIT_REJECTED,
+            serde_json::json!({ "run": run, "status": "rejected", "approval": approval, "by": by, "reason": reason }),
+        ),
+    };
+    let text = match outcome {
+        Outcome::Succeeded(output) => format!("run {run} succeeded: {output}\n"),
+        Outcome::Failed(error) => {
+            format!("run {run} failed at {}: {} ({})\n", error.step, error.message, error.code)
+        }
+        Outcome::NeedsDecision { step } => format!(
+            "run {run} needs a decision: step {step} was started but its outcome is unknown and it has no idempotency_key, so weir will not send it again by itself\n"
+        ),
+        Outcome::Paused(waiting) => paused(&run, waiting),
+        Outcome::Rejected { approval, by, reason } => {
+            let why = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            if by == "@timeout" {
+                format!("run {run} rejected: `{approval}` timed out and its default is reject\n")
+            } else {
+                format!("run {run} rejected: `{approval}` was rejected by {by}{why}\n")
+            }
+        }
+    };
+    (code, document, text)
+}
+
+/// What a paused run waits for, and the commands that continue it.
+fn paused(run: &str, waiting: &Waiting) -> String {
+    let who = if waiting.deciders.is_empty() {
+        "any person of the project".to_string()
+    } else {
+        waiting.deciders.join(", ")
+    };
+    let due = i64::try_from(waiting.due_at_ms)
+        .ok()
+        .and_then(weir_bytecode::value::format_time_rfc3339)
+        .unwrap_or_else(|| waiting.due_at_ms.to_string());
+    let mut text = format!(
+        "run {run} paused: approval `{}` waits for {who} ({} of {} approvals; times out at {due})\n",
+        waiting.name, waiting.approvals, waiting.min
+    );
+    if let Some(summary) = &waiting.summary {
+        text.push_str(&format!("  summary: {summary}\n"));
+    }
+    text.push_str(&format!("  approve: weir approve {run} {} --as PERSON\n", waiting.name));
+    text.push_str(&format!("  reject:  weir reject {run} {} --as PERSON --reason \"…\"\n", waiting.name));
+    text
+}
+
+/// A value as JSON for `--json` (records as objects, durations and times as numbers of
+/// milliseconds).
+pub(super) fn as_json(value: &Value) -> serde_json::Value {
+    weir_bytecode::eval::to_json(value)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_else(|| serde_json::Value::String(value.to_string()))
+}
