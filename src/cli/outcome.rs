@@ -101,15 +101,25 @@ fn paused(run: &str, waiting: &Waiting) -> String {
         .ok()
         .and_then(weir_bytecode::value::format_time_rfc3339)
         .unwrap_or_else(|| waiting.due_at_ms.to_string());
+    let not = if waiting.excluded.is_empty() {
+        String::new()
+    } else {
+        format!("; not {}", waiting.excluded.join(", "))
+    };
     let mut text = format!(
-        "run {run} paused: approval `{}` waits for {who} ({} of {} approvals; times out at {due})\n",
+        "run {run} paused: approval `{}` waits for {who} ({} of {} approvals{not}; times out at {due})\n",
         waiting.name, waiting.approvals, waiting.min
     );
     if let Some(summary) = &waiting.summary {
         text.push_str(&format!("  summary: {summary}\n"));
     }
-    text.push_str(&format!("  approve: weir approve {run} {} --as PERSON\n", waiting.name));
-    text.push_str(&format!("  reject:  weir reject {run} {} --as PERSON --reason \"…\"\n", waiting.name));
+    let person = match waiting.deciders.as_slice() {
+        [one] => one.as_str(),
+        _ => "PERSON",
+    };
+    let inputs: String = waiting.inputs.iter().map(|name| format!(" --input {name}=VALUE")).collect();
+    text.push_str(&format!("  approve: weir approve {run} {} --as {person}{inputs}\n", waiting.name));
+    text.push_str(&format!("  reject:  weir reject {run} {} --as {person} --reason \"…\"\n", waiting.name));
     text
 }
 

@@ -489,7 +489,8 @@ fn start_paused(dir: &std::path::Path) -> String {
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(document["status"], "paused");
     assert_eq!(document["waiting"]["name"], "go");
-    assert_eq!(document["waiting"]["deciders"], serde_json::json!(["ada", "grace"]));
+    assert_eq!(document["waiting"]["deciders"], serde_json::json!(["grace"]));
+    assert_eq!(document["waiting"]["excluded"], serde_json::json!(["ada"]));
     document["run"].as_str().expect("run id").to_string()
 }
 
@@ -498,8 +499,8 @@ fn run_pauses_at_an_approval_and_approve_continues_it() {
     let dir = dir_with(&[("weir.toml", PEOPLE), ("ship.flow", SHIP)]);
     let text = weir().current_dir(dir.path()).args(["run", "ship.flow", "--as", "ada"]).assert().code(5);
     let stdout = String::from_utf8_lossy(&text.get_output().stdout).to_string();
-    assert!(stdout.contains("paused: approval `go` waits for ada, grace (0 of 1 approvals"), "{stdout}");
-    assert!(stdout.contains("approve: weir approve "), "{stdout}");
+    assert!(stdout.contains("paused: approval `go` waits for grace (0 of 1 approvals; not ada;"), "{stdout}");
+    assert!(stdout.contains(" go --as grace --input risk=VALUE\n"), "{stdout}");
     let id = start_paused(dir.path());
     // The initiator may not approve; a person outside weir.toml is refused; so is a bad input.
     weir()
@@ -571,4 +572,28 @@ fn reject_ends_the_run_rejected_and_resume_moves_only_what_should_move() {
         .stderr(predicate::str::contains("already finished (rejected)"));
     weir().args(["resume", "not-a-uuid"]).assert().code(2);
     weir().args(["approve", "not-a-uuid", "go", "--as", "ada"]).assert().code(2);
+}
+
+#[test]
+fn the_release_example_pauses_and_an_approval_from_its_group_finishes_it() {
+    let read = |name: &str| fs::read_to_string(super::root().join("examples").join(name)).expect("example");
+    let (toml, flow) = (read("weir.toml"), read("release.flow"));
+    let dir = dir_with(&[("weir.toml", &toml), ("release.flow", &flow)]);
+    let output =
+        weir().current_dir(dir.path()).args(["run", "release.flow", "--as", "ada"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(5));
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    // The printed command is the one to run (the initiator is not among the deciders).
+    let command = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("approve: weir "))
+        .expect("an approve line")
+        .replace("VALUE", "low");
+    assert!(command.contains("--as grace --input risk=low"), "{stdout}");
+    weir()
+        .current_dir(dir.path())
+        .args(command.split(' '))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("succeeded: { shipped: true, by: \"grace\" }"));
 }

@@ -24,8 +24,12 @@ pub struct Waiting {
     pub name: String,
     /// Its journal identity.
     pub step: String,
-    /// Who may decide (empty: any person of the project).
+    /// Who may decide (empty: any person of the project), without those excluded.
     pub deciders: Vec<String>,
+    /// Who may not (`not initiator`, `exclude`).
+    pub excluded: Vec<String>,
+    /// The input fields a decider fills in when approving.
+    pub inputs: Vec<String>,
     /// Approvals needed.
     pub min: u32,
     /// Approvals so far.
@@ -62,6 +66,13 @@ pub struct ApprovalRequest {
     pub default: String,
     /// `ask CONN { … }`, evaluated: journaled now, delivered once the notify family exists.
     pub ask: Option<serde_json::Value>,
+}
+
+impl ApprovalRequest {
+    /// The deciders who are not excluded (empty: any person of the project).
+    pub fn eligible(&self) -> Vec<String> {
+        self.deciders.iter().filter(|d| !self.excluded.contains(d)).cloned().collect()
+    }
 }
 
 /// One person's decision, journaled under `NAME/vote/PERSON`.
@@ -392,10 +403,9 @@ impl Run<'_, '_, '_> {
                         payload: Vec::new(),
                     },
                 ])?;
-                let who = if request.deciders.is_empty() {
-                    "any person of the project".to_string()
-                } else {
-                    request.deciders.join(", ")
+                let who = match request.eligible() {
+                    eligible if eligible.is_empty() => "any person of the project".to_string(),
+                    eligible => eligible.join(", "),
                 };
                 (self.report)(&format!("approval {name} waits for {who}"));
                 request
@@ -442,7 +452,9 @@ impl Run<'_, '_, '_> {
                         kind: "approval".into(),
                         name: name.to_string(),
                         step: id.path.clone(),
-                        deciders: request.deciders.clone(),
+                        deciders: request.eligible(),
+                        excluded: request.excluded.clone(),
+                        inputs: request.inputs.clone(),
                         min: request.min,
                         approvals,
                         due_at_ms: request.due_at_ms,
