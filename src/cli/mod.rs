@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. Every command lives in its own module.
 
 mod build;
+mod callback;
 mod cancel;
 mod check;
 mod decide;
@@ -60,6 +61,7 @@ enum Command {
     #[command(about = "Reject a paused run's approval, then continue the run")]
     Reject(decide::DecideArgs),
     Resume(resume::ResumeArgs),
+    Callback(callback::CallbackArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -87,6 +89,7 @@ pub fn run() -> ExitCode {
         Command::Approve(args) => decide::run(args, true),
         Command::Reject(args) => decide::run(args, false),
         Command::Resume(args) => resume::run(args),
+        Command::Callback(args) => callback::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

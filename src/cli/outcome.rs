@@ -92,15 +92,21 @@ pub(super) fn describe(id: RunId, outcome: &Outcome) -> (u8, serde_json::Value, 
 
 /// What a paused run waits for, and the commands that continue it.
 fn paused(run: &str, waiting: &Waiting) -> String {
+    let due = i64::try_from(waiting.due_at_ms)
+        .ok()
+        .and_then(weir_bytecode::value::format_time_rfc3339)
+        .unwrap_or_else(|| waiting.due_at_ms.to_string());
+    if let Some(url) = &waiting.url {
+        return format!(
+            "run {run} paused: step `{}` waits for a post to callback `{}` (times out at {due})\n  post:    weir callback {url} --json-body '{{…}}'\n",
+            waiting.step, waiting.name
+        );
+    }
     let who = if waiting.deciders.is_empty() {
         "any person of the project".to_string()
     } else {
         waiting.deciders.join(", ")
     };
-    let due = i64::try_from(waiting.due_at_ms)
-        .ok()
-        .and_then(weir_bytecode::value::format_time_rfc3339)
-        .unwrap_or_else(|| waiting.due_at_ms.to_string());
     let not = if waiting.excluded.is_empty() {
         String::new()
     } else {

@@ -29,7 +29,7 @@ fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
     for command in [
         "check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel", "approve",
-        "reject", "resume",
+        "reject", "resume", "callback",
     ] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
@@ -596,4 +596,47 @@ fn the_release_example_pauses_and_an_approval_from_its_group_finishes_it() {
         .assert()
         .success()
         .stdout(predicate::str::contains("succeeded: { shipped: true, by: \"grace\" }"));
+}
+
+const BUILD: &str = "flow build {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  callback done {\n    output { status: \"ok\" | \"broken\", artifacts: list<string> }\n    timeout 1h\n  }\n  step handoff = function { value done.url }\n  step result = wait done\n  output { status: result.status, artifacts: len(result.artifacts), url: handoff.value }\n}\n";
+
+#[test]
+fn callback_posts_a_workers_answer_and_continues_the_run() {
+    let toml = "[server]\nurl = \"https://weir.example.com\"\n";
+    let dir = dir_with(&[("weir.toml", toml), ("build.flow", BUILD)]);
+    let output = weir().current_dir(dir.path()).args(["run", "build.flow", "--json"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(5), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(document["waiting"]["kind"], "callback");
+    let url = document["waiting"]["url"].as_str().expect("url").to_string();
+    assert!(url.starts_with("https://weir.example.com/callbacks/"), "{url}");
+    // A body of the wrong type is refused before it is stored; so is an unknown token.
+    weir()
+        .current_dir(dir.path())
+        .args(["callback", &url, "--json-body", r#"{"status": "fine", "artifacts": []}"#])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("`body.status` must be one of \"ok\" | \"broken\", got \"fine\""));
+    weir()
+        .current_dir(dir.path())
+        .args(["callback", "0000", "--json-body", "{}"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no callback with this token"));
+    weir().current_dir(dir.path()).args(["callback", &url, "--json-body", "{not json"]).assert().code(2);
+    // The token alone works as well as the URL.
+    let token = url.rsplit('/').next().expect("token");
+    weir()
+        .current_dir(dir.path())
+        .args(["callback", token, "--json-body", r#"{"status": "ok", "artifacts": ["a.tar", "b.tar"]}"#])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("posted to callback `done`"))
+        .stdout(predicate::str::contains("succeeded: { status: \"ok\", artifacts: 2"));
+    weir()
+        .current_dir(dir.path())
+        .args(["callback", &url, "--json-body", r#"{"status": "ok", "artifacts": []}"#])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has finished"));
 }

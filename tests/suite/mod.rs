@@ -1,6 +1,7 @@
 //! Test modules, one per concern.
 
 mod approvals;
+mod callbacks;
 mod cli;
 mod corpus;
 mod docs;

@@ -359,3 +359,21 @@ fn without_id(value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+#[test]
+fn after_a_for_its_steps_are_lists_and_prev_reads_the_last_iteration() {
+    let text = "flow lists {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  for x in [1, 2, 3] {\n    step tenfold = function { value x * 10 }\n  }\n  loop max 5 {\n    step count = function { value (prev(count)?.value ?? 0) + 1 }\n    if count.value == 3 {\n      break\n    }\n  }\n  output { all: tenfold, count: count?.value }\n}\n";
+    let config = weir_config::Config::default();
+    let bytecode = compile_text(text, &config);
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let (_, outcome) = Interpreter::new(&store, &clock)
+        .start(&bytecode, Value::Record(Vec::new()), None, &mut |_| {})
+        .expect("run");
+    let tenfold = |n| Value::record([("value", Value::Int(n))]);
+    let expected = Value::record([
+        ("all", Value::List(vec![tenfold(10), tenfold(20), tenfold(30)])),
+        ("count", Value::Int(3)),
+    ]);
+    assert_eq!(outcome, Outcome::Succeeded(expected));
+}

@@ -917,6 +917,38 @@ impl Builtin {
     }
 }
 
+impl Instr {
+    /// The blocks nested directly in this instruction, in source order (bodies, branches,
+    /// handlers, `on reject`, an `undo`).
+    pub fn blocks(&self) -> Vec<BlockIx> {
+        match self {
+            Instr::Step { undo, .. } => undo.iter().map(|u| u.body).collect(),
+            Instr::Approval { on_reject, .. } => on_reject.iter().copied().collect(),
+            Instr::If { arms, otherwise, .. } => arms.iter().map(|a| a.body).chain(*otherwise).collect(),
+            Instr::For { body, .. } | Instr::Loop { body, .. } | Instr::Repeat { body, .. } => vec![*body],
+            Instr::Saga { body } => vec![*body],
+            Instr::Parallel { branches } => branches.clone(),
+            Instr::Try { body, catch } => vec![*body, catch.body],
+            Instr::Callback { .. }
+            | Instr::Log { .. }
+            | Instr::Let { .. }
+            | Instr::Break
+            | Instr::Continue
+            | Instr::Fail { .. }
+            | Instr::Return { .. } => Vec::new(),
+        }
+    }
+
+    /// The step-table entry this instruction runs or binds, if it names one (a step, a
+    /// callback, an approval).
+    pub fn named_step(&self) -> Option<StepIx> {
+        match self {
+            Instr::Step { step, .. } | Instr::Callback { step } | Instr::Approval { step, .. } => Some(*step),
+            _ => None,
+        }
+    }
+}
+
 impl Program {
     /// An expression node, if the index is in range.
     pub fn expr(&self, ix: ExprIx) -> Option<&ExprNode> {

@@ -180,7 +180,7 @@ fn fields_of(
             }
             "rate_limit" => c.rate_limit = rate_limit(ctx, value),
             "auth" => c.auth = ctx.reference(field, value, config, true),
-            "base_url" => c.base_url = base_url(ctx, value),
+            "base_url" => c.base_url = base_url(ctx, "base_url", value),
             "host" => c.host = host(ctx, value),
             "port" => c.port = port(ctx, value),
             "user" => c.user = ctx.non_empty(field, value),
@@ -235,8 +235,10 @@ fn rate_limit(ctx: &mut Ctx<'_>, value: &Value<'_>) -> Option<RateLimit> {
     parsed
 }
 
-fn base_url(ctx: &mut Ctx<'_>, value: &Value<'_>) -> Option<String> {
-    let url = ctx.string("base_url", value)?;
+/// An `http(s)://host[:port][/path]` address without query or fragment (a connection's
+/// `base_url`, the server's `url`), or a diagnostic.
+pub(crate) fn base_url(ctx: &mut Ctx<'_>, key: &str, value: &Value<'_>) -> Option<String> {
+    let url = ctx.string(key, value)?;
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
     let problem = match host {
@@ -247,11 +249,8 @@ fn base_url(ctx: &mut Ctx<'_>, value: &Value<'_>) -> Option<String> {
         Some(_) => None,
     };
     if let Some(problem) = problem {
-        let shown = if crate::secret::credential(&url).is_some() {
-            "`base_url`".to_string()
-        } else {
-            format!("`{url}`")
-        };
+        let shown =
+            if crate::secret::credential(&url).is_some() { format!("`{key}`") } else { format!("`{url}`") };
         ctx.push(
             Diagnostic::new(
                 Code::InvalidConfigValue,
@@ -259,9 +258,11 @@ fn base_url(ctx: &mut Ctx<'_>, value: &Value<'_>) -> Option<String> {
                 format!("{shown} is not a base URL: {problem}"),
             )
             .with_primary_label("expected `https://host[:port][/path]`")
-            .with_help(
-                "write the address steps are relative to: `base_url = \"https://api.example.com/v1\"`",
-            ),
+            .with_help(if key == "base_url" {
+                "write the address steps are relative to: `base_url = \"https://api.example.com/v1\"`"
+            } else {
+                "write the address workers reach weir at: `url = \"https://weir.example.com\"`"
+            }),
         );
         return None;
     }

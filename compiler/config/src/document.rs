@@ -18,8 +18,9 @@ pub type Key<'i> = Spanned<Cow<'i, str>>;
 pub type Value<'i> = Spanned<DeValue<'i>>;
 
 /// The top-level tables weir.toml may have.
-const TOP_LEVEL: [&str; 6] = ["project", "secrets", "connections", "people", "groups", "checks"];
+const TOP_LEVEL: [&str; 7] = ["project", "secrets", "connections", "people", "groups", "checks", "server"];
 const PROJECT_KEYS: [&str; 1] = ["name"];
+const SERVER_KEYS: [&str; 1] = ["url"];
 const PERSON_KEYS: [&str; 2] = ["email", "slack"];
 const GROUP_KEYS: [&str; 1] = ["members"];
 
@@ -355,6 +356,9 @@ pub fn parse(text: &str) -> (Config, Vec<Diagnostic>) {
     if let Some((key, value)) = section("checks") {
         checks(&mut ctx, &mut config, key, value);
     }
+    if let Some((_, value)) = section("server") {
+        server(&mut ctx, &mut config, value);
+    }
     for (key, value) in root.iter() {
         if !TOP_LEVEL.contains(&key.get_ref().as_ref()) {
             ctx.unknown_key(key, value, "weir.toml", &TOP_LEVEL);
@@ -373,6 +377,16 @@ fn project(ctx: &mut Ctx<'_>, config: &mut Config, _key: &Key<'_>, value: &Value
         match key.get_ref().as_ref() {
             "name" => config.project = ctx.non_empty("name", value),
             _ => ctx.unknown_key(key, value, "`[project]`", &PROJECT_KEYS),
+        }
+    }
+}
+
+fn server(ctx: &mut Ctx<'_>, config: &mut Config, value: &Value<'_>) {
+    let Some(table) = ctx.table("server", value) else { return };
+    for (key, value) in table.iter() {
+        match key.get_ref().as_ref() {
+            "url" => config.server_url = connection::base_url(ctx, "url", value),
+            _ => ctx.unknown_key(key, value, "`[server]`", &SERVER_KEYS),
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct Config {
     pub groups: BTreeMap<String, Group>,
     /// `[checks]`: severity per diagnostic code.
     pub checks: Checks,
+    /// `[server] url`: the address workers reach weir at; callback URLs (`NAME.url`) are
+    /// built on it.
+    pub server_url: Option<String>,
 }
 
 impl Config {

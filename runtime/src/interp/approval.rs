@@ -15,12 +15,13 @@ use crate::store::{Append, Event, EventKind, NewEvent, RunId, StepId};
 use serde::{Deserialize, Serialize};
 use weir_bytecode::{ApprovalDef, BlockIx, Bytecode, DeciderKind, Decision, StepIx, StepKind, Value};
 
-/// What a paused run waits for (printed by `weir run`, `weir approve` and `weir resume`).
+/// What a paused run waits for: an approval or a post to a callback (printed by `weir run`,
+/// `weir approve`, `weir callback` and `weir resume`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Waiting {
-    /// `approval`.
+    /// `approval` or `callback`.
     pub kind: String,
-    /// The approval's name (what `weir approve RUN NAME` takes).
+    /// The approval's name (what `weir approve RUN NAME` takes), or the callback's.
     pub name: String,
     /// Its journal identity.
     pub step: String,
@@ -38,6 +39,8 @@ pub struct Waiting {
     pub due_at_ms: u64,
     /// The evaluated `summary`.
     pub summary: Option<String>,
+    /// For a callback: the URL a worker posts to.
+    pub url: Option<String>,
 }
 
 /// The request journaled when a run reaches an approval: everything a decider is shown and
@@ -459,6 +462,7 @@ impl Run<'_, '_, '_> {
                         approvals,
                         due_at_ms: request.due_at_ms,
                         summary: request.summary.clone(),
+                        url: None,
                     })));
                 }
                 let mut fields = vec![

@@ -10,7 +10,7 @@
 //! This slice runs the control flow (sequence, `let`, `if`, `for` (iterations one at a
 //! time), `loop`, `repeat` (its waits are durable timers), `try/catch`, `parallel` (branches
 //! one after another), `fail`, `return`, `log`), approvals (`approval.rs`: the run pauses,
-//! decisions are journaled votes), and the steps `function`, `kv`, `http`, `sleep` and
+//! decisions are journaled votes), callbacks and their waits (`callback.rs`), and the steps `function`, `kv`, `http`, `sleep` and
 //! `wait for`/`wait until` (durable timers; a foreground run sleeps through them). A program
 //! that uses anything else is refused before a run is created ([`unsupported`]), so no run
 //! is ever left half-done by a missing feature.
@@ -20,8 +20,10 @@
 //! a run with exactly the program it started with ([`Interpreter::program`]).
 
 mod approval;
+mod callback;
 
 pub use approval::{ApprovalRequest, Decide, Vote, Waiting, find_person};
+pub use callback::{DEFAULT_SERVER_URL, check_post, token_of};
 
 use crate::store::{Append, Event, EventKind, NewEvent, NewRun, RunId, RunStatus, StepId, Store, StoreError};
 use std::borrow::Cow;
@@ -165,7 +167,6 @@ pub fn unsupported(program: &Program) -> Option<String> {
                 format!("`{}` steps (`{}`)", action.family, step.id)
             }
             StepKind::Call(_) => format!("`call` (`{}`)", step.id),
-            StepKind::Callback(_) | StepKind::WaitCallback { .. } => format!("callbacks (`{}`)", step.id),
             _ => continue,
         };
         return Some(what);
@@ -369,6 +370,7 @@ impl<'a> Interpreter<'a> {
             journal: journal.into_iter().map(|e| ((e.step.clone(), e.kind.tag()), e)).collect(),
             input,
             steps: HashMap::new(),
+            prev: HashMap::new(),
             locals: Vec::new(),
             loops: Vec::new(),
             site: RefCell::new(String::new()),
@@ -503,8 +505,11 @@ struct Run<'i, 'a, 'r> {
     /// Who started the run (`--as`), if recorded.
     initiator: Option<String>,
     input: Value,
-    /// Step outputs by name (the latest iteration's).
+    /// Step outputs by name (inside a loop, this iteration's; after a `for`, the list of
+    /// every iteration's, in input order).
     steps: HashMap<String, Value>,
+    /// `prev(step)`: the step's output in the previous iteration of its innermost loop.
+    prev: HashMap<String, Value>,
     /// Loop variables, `catch` variables and consts, innermost last.
     locals: Vec<(String, Value)>,
     /// Iterations of the enclosing loops, outermost first.
@@ -654,24 +659,38 @@ impl Run<'_, '_, '_> {
                     }
                     Err(e) => return self.fail(e),
                 };
+                // After the loop each of the body's steps is the list of its outputs, in
+                // input order (`none` for an iteration that did not run it).
+                let names = self.body_names(*body);
+                let mut outputs: Vec<Vec<Value>> = vec![Vec::new(); names.len()];
                 for (i, item) in items.into_iter().enumerate() {
+                    self.next_iteration(&names, i == 0);
                     self.locals.push((var.clone(), item));
                     self.loops.push(i as u32);
                     let flow = self.block(*body);
                     self.loops.pop();
                     self.locals.pop();
-                    match flow? {
+                    let flow = flow?;
+                    for (name, out) in names.iter().zip(&mut outputs) {
+                        out.push(self.steps.get(name).cloned().unwrap_or(Value::None));
+                    }
+                    match flow {
                         Flow::Break => break,
                         Flow::Return(v) => return Ok(Flow::Return(v)),
                         Flow::Next | Flow::Continue => {}
                     }
+                }
+                for (name, out) in names.into_iter().zip(outputs) {
+                    self.steps.insert(name, Value::List(out));
                 }
                 Ok(Flow::Next)
             }
             Instr::Loop { site, max, body } => {
                 self.set_site(*site);
                 let max = self.count(*max)?;
+                let names = self.body_names(*body);
                 for i in 0..max {
+                    self.next_iteration(&names, i == 0);
                     self.loops.push(i);
                     let flow = self.block(*body);
                     self.loops.pop();
@@ -695,7 +714,9 @@ impl Run<'_, '_, '_> {
                     Ok(_) => 0,
                     Err(e) => return self.fail(e),
                 };
+                let names = self.body_names(*body);
                 for i in 0..max {
+                    self.next_iteration(&names, i == 0);
                     self.loops.push(i);
                     let flow = self.block(*body);
                     let done = match flow {
@@ -775,12 +796,41 @@ impl Run<'_, '_, '_> {
                 }
             }
             Instr::Approval { step, on_reject } => self.approval(*step, *on_reject),
+            Instr::Callback { step } => self.callback(*step).map(|()| Flow::Next),
             // Refused by `unsupported` before the run starts.
-            Instr::Callback { .. } | Instr::Saga { .. } => Err(Stop::Failed(RunError {
+            Instr::Saga { .. } => Err(Stop::Failed(RunError {
                 code: "unsupported".into(),
                 message: "not supported yet".into(),
                 step: String::new(),
             })),
+        }
+    }
+
+    /// The names of the steps, callbacks and approvals anywhere in a block.
+    fn body_names(&self, block: BlockIx) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut todo = vec![block];
+        while let Some(ix) = todo.pop() {
+            let Some(block) = self.program.block(ix) else { continue };
+            for instr in &block.instrs {
+                if let Some(name) =
+                    instr.named_step().and_then(|s| self.program.step(s)).and_then(|s| s.name.clone())
+                    && !names.contains(&name)
+                {
+                    names.push(name);
+                }
+                todo.extend(instr.blocks());
+            }
+        }
+        names
+    }
+
+    /// Before a loop iteration: what the body's steps gave last time becomes `prev(…)`
+    /// (`none` in the first iteration), and they are unset until they run again.
+    fn next_iteration(&mut self, names: &[String], first: bool) {
+        for name in names {
+            let last = self.steps.remove(name);
+            self.prev.insert(name.clone(), if first { Value::None } else { last.unwrap_or(Value::None) });
         }
     }
 
@@ -861,6 +911,7 @@ impl Run<'_, '_, '_> {
                 self.timer(StepId::new(format!("{}/timer", id.path), id.iteration, 0), ms)?;
                 Value::None
             }
+            StepKind::WaitCallback { callback } => self.wait_callback(*callback, &id)?,
             StepKind::WaitUntil { time } => {
                 let at = match self.eval(*time) {
                     Ok(Value::Time(ms)) => u64::try_from(ms).unwrap_or(0),
@@ -1123,6 +1174,10 @@ impl Env for Run<'_, '_, '_> {
                 .map(|(_, v)| Cow::Borrowed(v))
                 .or_else(|| self.steps.get(name).map(Cow::Borrowed)),
         }
+    }
+
+    fn prev(&self, step: &str) -> Result<Value, EvalError> {
+        Ok(self.prev.get(step).cloned().unwrap_or(Value::None))
     }
 
     fn now(&self) -> Result<i64, EvalError> {
