@@ -15,6 +15,7 @@ mod init;
 mod outcome;
 mod parse;
 mod project;
+mod replay;
 mod resume;
 mod run;
 mod runs;
@@ -62,6 +63,7 @@ enum Command {
     Reject(decide::DecideArgs),
     Resume(resume::ResumeArgs),
     Callback(callback::CallbackArgs),
+    Replay(replay::ReplayArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -90,6 +92,7 @@ pub fn run() -> ExitCode {
         Command::Reject(args) => decide::run(args, false),
         Command::Resume(args) => resume::run(args),
         Command::Callback(args) => callback::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

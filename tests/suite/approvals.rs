@@ -121,6 +121,7 @@ fn an_approval_pauses_the_run_and_min_distinct_deciders_continue_it() {
     assert!(
         refused(interp.decide(run, &bytecode, &decide("go", "ada", true, &low))).contains("already finished")
     );
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -144,6 +145,7 @@ fn one_reject_vetoes_and_the_run_ends_rejected_without_on_reject() {
     assert_eq!(completed(&store, run, "done"), 0);
     // A finished run keeps its outcome.
     assert_eq!(interp.resume(run, &bytecode, &mut |_| {}).expect("again"), expected);
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -182,6 +184,7 @@ fn on_reject_decides_the_outcome_and_continue_asks_again() {
         .map(|e| e.step.iteration)
         .collect();
     assert_eq!(decided, [0, 1]);
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -204,6 +207,7 @@ fn a_passed_timeout_takes_the_default() {
     *clock.now.borrow_mut() += 3_600_000;
     let outcome = interp.resume(run, &approve, &mut |_| {}).expect("resume");
     assert_eq!(outcome, Outcome::Succeeded(Value::record([("outcome", Value::string("timed_out"))])));
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -277,6 +281,8 @@ fn a_store_failing_at_any_operation_loses_no_decision_and_completes_nothing_twic
         for step in ["plan", "go", "done", "@end"] {
             assert_eq!(completed(&store, id, step), 1, "fault at {n}: {step}");
         }
+        store.reopen().expect("reopen");
+        super::replay::assert_replays(&store, &config, id);
         if failures > 0 {
             stopped += 1;
         }

@@ -87,6 +87,7 @@ fn a_wait_pauses_until_a_post_of_the_declared_type_and_the_token_is_never_journa
         .map(|e| e.step.path.as_str())
         .collect();
     assert_eq!(holding, ["handoff", "@end"]);
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -116,6 +117,7 @@ fn an_early_post_is_kept_until_the_run_waits() {
     let outcome = interp.resume(run, &bytecode, &mut |_| {}).expect("resume");
     let Outcome::Succeeded(output) = outcome else { panic!("{outcome:?}") };
     assert_eq!(output.field("status"), Some(&Value::string("broken")));
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -145,6 +147,7 @@ fn a_worker_error_and_a_timeout_fail_the_wait_and_try_catches_them() {
         post(&store, &interp, run, "done", r#"{"status":"ok","artifacts":[]}"#),
         PostOutcome::RunFinished
     );
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -167,6 +170,7 @@ fn each_loop_iteration_gets_its_own_callback() {
     assert_eq!(store.post_callback(&hash(1), br#"{"rows": 4}"#, 1).expect("post"), PostOutcome::Accepted);
     let done = interp.resume(run, &bytecode, &mut |_| {}).expect("resume");
     assert_eq!(done, Outcome::Succeeded(Value::record([("total", Value::Int(2))])));
+    super::replay::assert_replays(&store, &config, run);
 }
 
 #[test]
@@ -218,6 +222,8 @@ fn a_store_failing_at_any_operation_loses_no_post_and_completes_nothing_twice() 
                 journal.iter().filter(|e| e.step.path == step && e.kind == EventKind::StepCompleted).count();
             assert_eq!(count, 1, "fault at {n}: {step}");
         }
+        store.reopen().expect("reopen");
+        super::replay::assert_replays(&store, &config, id);
         if failures > 0 {
             stopped += 1;
         }

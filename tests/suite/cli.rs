@@ -29,7 +29,7 @@ fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
     for command in [
         "check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel", "approve",
-        "reject", "resume", "callback",
+        "reject", "resume", "callback", "replay",
     ] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
@@ -537,6 +537,19 @@ fn run_pauses_at_an_approval_and_approve_continues_it() {
     let output = weir().current_dir(dir.path()).args(["runs", "show", &id]).output().expect("show");
     let timeline = String::from_utf8_lossy(&output.stdout);
     assert!(timeline.contains("go/vote/grace"), "{timeline}");
+    // Both runs (the finished one, the one still paused) replay clean from their journals.
+    weir()
+        .current_dir(dir.path())
+        .args(["replay", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("run {id}: replay matches its journal")));
+    let output = weir().current_dir(dir.path()).args(["replay", "--all", "--json"]).output().expect("replay");
+    assert_eq!(output.status.code(), Some(0));
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(reports.as_array().map(Vec::len), Some(2));
+    assert!(reports.as_array().into_iter().flatten().all(|r| r["divergence"].is_null()), "{reports}");
+    weir().current_dir(dir.path()).arg("replay").assert().code(2);
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod fmt;
 mod lower;
 mod output;
 mod project_checks;
+mod replay;
 mod run;
 mod secrets;
 mod semantics;

@@ -163,6 +163,8 @@ fn a_run_stopped_by_a_failed_write_resumes_without_doing_a_step_twice() {
         resumed += 1;
         let counts = completed_per_step(&store, run);
         assert!(counts.values().all(|&c| c == 1), "fault at {n}: a step completed twice: {counts:?}");
+        store.reopen().expect("reopen");
+        super::replay::assert_replays(&store, &weir_config::Config::default(), run);
         // What the first drive finished, the second did not do again.
         for line in first.iter().filter(|l| l.starts_with("step ")) {
             let step = line.split(" done").next().unwrap_or_default();
@@ -278,6 +280,9 @@ fn an_http_step_posts_once_with_its_idempotency_key() {
         .position(|e| e.step.path == "send" && e.kind == EventKind::StepCompleted)
         .expect("done");
     assert!(started < done);
+    // Replay takes the response from the journal: nothing is sent again.
+    super::replay::assert_replays(&store, &config, run);
+    assert_eq!(seen.lock().expect("seen").len(), 1);
 }
 
 #[test]
@@ -325,6 +330,8 @@ fn a_write_found_started_without_an_outcome_is_retried_only_with_an_idempotency_
                 }
                 other => panic!("fault at {n}: {other:?}"),
             }
+            store.reopen().expect("reopen");
+            super::replay::assert_replays(&store, &config, run);
         }
         if !with_key {
             assert!(decided >= 1, "some fault fell between `started` and the outcome");

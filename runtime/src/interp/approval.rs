@@ -396,16 +396,20 @@ impl Run<'_, '_, '_> {
                 })
             })?,
             None => {
-                let request = self.request(name, approval, digests.clone())?;
+                let now = self.interp.clock.now_ms();
+                let request = self.request(name, approval, digests.clone(), now)?;
                 let payload = serde_json::to_vec(&request).unwrap_or_default();
-                self.append(vec![
-                    NewEvent { step: id.clone(), kind: EventKind::StepStarted, payload },
-                    NewEvent {
-                        step: timer.clone(),
-                        kind: EventKind::TimerScheduled { due_at_ms: request.due_at_ms },
-                        payload: Vec::new(),
-                    },
-                ])?;
+                self.append_at(
+                    now,
+                    vec![
+                        NewEvent { step: id.clone(), kind: EventKind::StepStarted, payload },
+                        NewEvent {
+                            step: timer.clone(),
+                            kind: EventKind::TimerScheduled { due_at_ms: request.due_at_ms },
+                            payload: Vec::new(),
+                        },
+                    ],
+                )?;
                 let who = match request.eligible() {
                     eligible if eligible.is_empty() => "any person of the project".to_string(),
                     eligible => eligible.join(", "),
@@ -511,6 +515,7 @@ impl Run<'_, '_, '_> {
         name: &str,
         approval: &ApprovalDef,
         binds: Vec<String>,
+        now: u64,
     ) -> Result<ApprovalRequest, Stop> {
         let eval = |expr| match self.eval(expr) {
             Ok(value) => Ok(value),
@@ -564,7 +569,7 @@ impl Run<'_, '_, '_> {
             excluded,
             min,
             inputs: approval.input.iter().map(|f| f.name.clone()).collect(),
-            due_at_ms: self.interp.clock.now_ms().saturating_add(timeout_ms),
+            due_at_ms: now.saturating_add(timeout_ms),
             default: match approval.default {
                 Decision::Approve => "approve".into(),
                 Decision::Reject => "reject".into(),

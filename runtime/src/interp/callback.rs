@@ -110,9 +110,10 @@ impl Run<'_, '_, '_> {
                 Ok(_) => 0,
                 Err(e) => return self.fail(e),
             };
-            let expires_at_ms = self.interp.clock.now_ms().saturating_add(timeout_ms);
+            let now = self.interp.clock.now_ms();
+            let expires_at_ms = now.saturating_add(timeout_ms);
             let kind = EventKind::CallbackCreated { token: TokenHash::of(token.as_bytes()), expires_at_ms };
-            self.append(vec![NewEvent { step: id, kind, payload: Vec::new() }])?;
+            self.append_at(now, vec![NewEvent { step: id, kind, payload: Vec::new() }])?;
         }
         let url = self.interp.callback_url(&token);
         self.steps.insert(name, Value::record([("url", Value::String(url))]));
@@ -121,6 +122,9 @@ impl Run<'_, '_, '_> {
 
     /// `step x = wait NAME`: the post's body, a worker's error, a timeout, or a pause.
     pub(super) fn wait_callback(&mut self, callback: StepIx, id: &StepId) -> Result<Value, Stop> {
+        if self.interp.replay.is_some() {
+            return self.replayed_wait(id);
+        }
         let name = self.program.step(callback).and_then(|s| s.name.clone()).unwrap_or_default();
         let created_at = self.step_id(callback, "");
         let token = self.interp.callback_token(self.id, &created_at)?;
@@ -226,6 +230,58 @@ impl Run<'_, '_, '_> {
                     summary: None,
                     url: Some(self.interp.callback_url(&token)),
                 })))
+            }
+        }
+    }
+
+    /// A replayed wait: the events the original journaled for it, in its order (the timer
+    /// set when it paused; the consumed post, the timer's end and the outcome together).
+    fn replayed_wait(&mut self, id: &StepId) -> Result<Value, Stop> {
+        let Some(oracle) = self.interp.replay else { return Ok(Value::None) };
+        let timer = StepId::new(format!("{}/timeout", id.path), id.iteration, 0);
+        if let Some(scheduled) = oracle.find(&timer, &EventKind::TimerScheduled { due_at_ms: 0 }) {
+            let kind = scheduled.kind.clone();
+            self.append(vec![NewEvent { step: timer.clone(), kind, payload: Vec::new() }])?;
+        }
+        let Some(outcome) = oracle.outcome(id) else {
+            return Err(Stop::Store(super::replay::stop(
+                oracle,
+                id,
+                &format!("the outcome of `wait` {}", id.path),
+            )));
+        };
+        let mut events = Vec::new();
+        let received = EventKind::CallbackReceived { token: TokenHash::of(b"") };
+        if let Some(event) = oracle.find(id, &received) {
+            events.push(NewEvent { step: id.clone(), kind: event.kind.clone(), payload: Vec::new() });
+        }
+        if oracle.find(&timer, &EventKind::TimerFired).is_some() {
+            events.push(NewEvent { step: timer, kind: EventKind::TimerFired, payload: Vec::new() });
+        }
+        match outcome {
+            Ok(payload) => {
+                let value = serde_json::from_slice::<Value>(payload).unwrap_or(Value::None);
+                events.push(NewEvent {
+                    step: id.clone(),
+                    kind: EventKind::StepCompleted,
+                    payload: payload.to_vec(),
+                });
+                self.append(events)?;
+                Ok(value)
+            }
+            Err(payload) => {
+                let error = serde_json::from_slice::<RunError>(payload).unwrap_or_else(|_| RunError {
+                    code: "failed".into(),
+                    message: "the wait failed".into(),
+                    step: id.path.clone(),
+                });
+                events.push(NewEvent {
+                    step: id.clone(),
+                    kind: EventKind::StepFailed,
+                    payload: payload.to_vec(),
+                });
+                self.append(events)?;
+                Err(Stop::Failed(error))
             }
         }
     }

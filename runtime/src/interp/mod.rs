@@ -21,9 +21,11 @@
 
 mod approval;
 mod callback;
+mod replay;
 
 pub use approval::{ApprovalRequest, Decide, Vote, Waiting, find_person};
 pub use callback::{DEFAULT_SERVER_URL, check_post, token_of};
+pub use replay::{Divergence, ReplayReport};
 
 use crate::store::{Append, Event, EventKind, NewEvent, NewRun, RunId, RunStatus, StepId, Store, StoreError};
 use std::borrow::Cow;
@@ -186,6 +188,8 @@ pub struct Interpreter<'a> {
     project: Option<(&'a weir_config::Config, &'a std::path::Path)>,
     /// The http executor and the runtime it runs on, made on first use.
     http: std::sync::OnceLock<Result<(crate::exec::http::HttpExecutor, tokio::runtime::Runtime), String>>,
+    /// When replaying: the journal that answers for the outside world (`replay.rs`).
+    replay: Option<&'a replay::Oracle>,
 }
 
 /// What control does after an instruction.
@@ -199,7 +203,7 @@ enum Flow {
 impl<'a> Interpreter<'a> {
     /// An interpreter over a store and a clock.
     pub fn new(store: &'a dyn Store, clock: &'a dyn Clock) -> Interpreter<'a> {
-        Interpreter { store, clock, project: None, http: std::sync::OnceLock::new() }
+        Interpreter { store, clock, project: None, http: std::sync::OnceLock::new(), replay: None }
     }
 
     /// Steps reach the outside world through the connections and secrets of this weir.toml
@@ -561,8 +565,15 @@ impl Run<'_, '_, '_> {
     }
 
     fn append(&mut self, events: Vec<NewEvent>) -> Result<(), Stop> {
+        let now = self.interp.clock.now_ms();
+        self.append_at(now, events)
+    }
+
+    /// Append at a time the caller already read: a due time computed from `now` is then
+    /// exactly `at_ms` + its delay, which replay (whose clock is the journal's) relies on.
+    fn append_at(&mut self, at_ms: u64, events: Vec<NewEvent>) -> Result<(), Stop> {
         self.pending()?;
-        let append = Append { at_ms: self.interp.clock.now_ms(), events, status: None };
+        let append = Append { at_ms, events, status: None };
         let receipt = self.interp.store.append(self.id, &append)?;
         for (event, index) in append.events.into_iter().zip(receipt.indexes) {
             let key = (event.step.clone(), event.kind.tag());
@@ -852,12 +863,16 @@ impl Run<'_, '_, '_> {
         let due = match self.journal.get(&(id.clone(), EventKind::TimerScheduled { due_at_ms: 0 }.tag())) {
             Some(Event { kind: EventKind::TimerScheduled { due_at_ms }, .. }) => *due_at_ms,
             _ => {
-                let due = self.interp.clock.now_ms().saturating_add(after_ms);
-                self.append(vec![NewEvent {
-                    step: id.clone(),
-                    kind: EventKind::TimerScheduled { due_at_ms: due },
-                    payload: Vec::new(),
-                }])?;
+                let now = self.interp.clock.now_ms();
+                let due = now.saturating_add(after_ms);
+                self.append_at(
+                    now,
+                    vec![NewEvent {
+                        step: id.clone(),
+                        kind: EventKind::TimerScheduled { due_at_ms: due },
+                        payload: Vec::new(),
+                    }],
+                )?;
                 due
             }
         };
@@ -891,6 +906,10 @@ impl Run<'_, '_, '_> {
         (self.report)(&format!("step {shown} started"));
         let started = std::time::Instant::now();
         let output = match &def.kind {
+            // Replayed: what the outside world answered comes from the journal.
+            StepKind::Action(action) if action.family != "function" && self.interp.replay.is_some() => {
+                self.replayed_action(&id)?
+            }
             StepKind::Action(action) if action.family == "http" => self.http_step(action, &id)?,
             StepKind::Action(action) => match self.action(action) {
                 Ok(v) => v,
@@ -927,8 +946,11 @@ impl Run<'_, '_, '_> {
             }
             _ => return Ok(()),
         };
-        let payload = serde_json::to_vec(&output).unwrap_or_default();
-        self.append(vec![NewEvent { step: id.clone(), kind: EventKind::StepCompleted, payload }])?;
+        // A wait journals its outcome itself, atomically with the post it consumed.
+        if self.recorded(&id, &EventKind::StepCompleted).is_none() {
+            let payload = serde_json::to_vec(&output).unwrap_or_default();
+            self.append(vec![NewEvent { step: id.clone(), kind: EventKind::StepCompleted, payload }])?;
+        }
         (self.report)(&format!("step {shown} done in {} ms", started.elapsed().as_millis()));
         if let Some(name) = name {
             self.steps.insert(name, output);
@@ -1007,6 +1029,30 @@ impl Run<'_, '_, '_> {
                     }
                 }
             }
+        }
+    }
+
+    /// A replayed effectful step: its `started` (if it had one) and its journaled outcome.
+    fn replayed_action(&mut self, id: &StepId) -> Result<Value, Stop> {
+        let Some(oracle) = self.interp.replay else { return Ok(Value::None) };
+        if oracle.find(id, &EventKind::StepStarted).is_some() {
+            self.append(vec![NewEvent {
+                step: id.clone(),
+                kind: EventKind::StepStarted,
+                payload: Vec::new(),
+            }])?;
+        }
+        match oracle.outcome(id) {
+            Some(Ok(payload)) => Ok(serde_json::from_slice(payload).unwrap_or(Value::None)),
+            Some(Err(payload)) => {
+                let error = serde_json::from_slice::<RunError>(payload).unwrap_or_else(|_| RunError {
+                    code: "failed".into(),
+                    message: "the step failed".into(),
+                    step: id.path.clone(),
+                });
+                self.step_failed(id, &error.code, error.message)
+            }
+            None => Err(Stop::Store(replay::stop(oracle, id, &format!("the outcome of step {}", id.path)))),
         }
     }
 
@@ -1137,7 +1183,22 @@ impl Run<'_, '_, '_> {
         {
             return value;
         }
-        let value = fresh();
+        let value = match self.interp.replay {
+            None => fresh(),
+            Some(oracle) => {
+                match oracle
+                    .find(&id, &EventKind::ValueRecorded)
+                    .and_then(|e| serde_json::from_slice(&e.payload).ok())
+                {
+                    Some(value) => value,
+                    None => {
+                        let stop = replay::stop(oracle, &id, &format!("a journaled `{what}()`"));
+                        self.store_error.borrow_mut().get_or_insert(stop);
+                        return Value::None;
+                    }
+                }
+            }
+        };
         let payload = serde_json::to_vec(&value).unwrap_or_default();
         // Journaled before anything can depend on it. A store error is kept and stops the
         // drive at the next append or instruction, so the value is never journaled as used.
