@@ -11,6 +11,7 @@ mod output;
 mod project_checks;
 mod replay;
 mod run;
+mod sagas;
 mod secrets;
 mod semantics;
 mod stdlib;

@@ -22,6 +22,7 @@
 mod approval;
 mod callback;
 mod replay;
+mod saga;
 
 pub use approval::{ApprovalRequest, Decide, Vote, Waiting, find_person};
 pub use callback::{DEFAULT_SERVER_URL, check_post, token_of};
@@ -173,11 +174,7 @@ pub fn unsupported(program: &Program) -> Option<String> {
         };
         return Some(what);
     }
-    program.blocks.iter().flat_map(|b| &b.instrs).find_map(|i| match i {
-        Instr::Saga { .. } => Some("`saga`".to_string()),
-        Instr::Step { undo: Some(_), .. } => Some("`undo`".to_string()),
-        _ => None,
-    })
+    None
 }
 
 /// Runs programs against a store.
@@ -375,6 +372,7 @@ impl<'a> Interpreter<'a> {
             input,
             steps: HashMap::new(),
             prev: HashMap::new(),
+            sagas: Vec::new(),
             locals: Vec::new(),
             loops: Vec::new(),
             site: RefCell::new(String::new()),
@@ -514,6 +512,8 @@ struct Run<'i, 'a, 'r> {
     steps: HashMap<String, Value>,
     /// `prev(step)`: the step's output in the previous iteration of its innermost loop.
     prev: HashMap<String, Value>,
+    /// The compensations registered with each enclosing `saga`, innermost last.
+    sagas: Vec<Vec<saga::Registered>>,
     /// Loop variables, `catch` variables and consts, innermost last.
     locals: Vec<(String, Value)>,
     /// Iterations of the enclosing loops, outermost first.
@@ -617,7 +617,8 @@ impl Run<'_, '_, '_> {
 
     fn instr(&mut self, instr: &Instr) -> Result<Flow, Stop> {
         match instr {
-            Instr::Step { step, .. } => self.step(*step).map(|_| Flow::Next),
+            Instr::Step { step, undo: Some(undo) } => self.step_with_undo(*step, undo),
+            Instr::Step { step, undo: None } => self.step(*step).map(|_| Flow::Next),
             Instr::Log { step } => {
                 self.set_site(*step);
                 let Some(StepKind::Log { value }) = self.program.step(*step).map(|s| &s.kind) else {
@@ -809,11 +810,7 @@ impl Run<'_, '_, '_> {
             Instr::Approval { step, on_reject } => self.approval(*step, *on_reject),
             Instr::Callback { step } => self.callback(*step).map(|()| Flow::Next),
             // Refused by `unsupported` before the run starts.
-            Instr::Saga { .. } => Err(Stop::Failed(RunError {
-                code: "unsupported".into(),
-                message: "not supported yet".into(),
-                step: String::new(),
-            })),
+            Instr::Saga { body } => self.saga(*body),
         }
     }
 
