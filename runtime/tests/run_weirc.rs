@@ -3,22 +3,22 @@
 //! file is `weir build examples/hello.flow` as of format version 1; rebuild it with that
 //! command when the example changes.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 use weir_bytecode::Value;
 use weir_runtime::interp::{Clock, Interpreter, Outcome};
 use weir_runtime::store::MemoryStore;
 
-struct Pinned(RefCell<u64>);
+struct Pinned(Mutex<u64>);
 
 impl Clock for Pinned {
     fn now_ms(&self) -> u64 {
-        *self.0.borrow()
+        *self.0.lock().expect("clock")
     }
     fn uuid(&self) -> String {
         "00000000-0000-7000-8000-000000000000".into()
     }
     fn sleep_until(&self, due_ms: u64) {
-        let mut now = self.0.borrow_mut();
+        let mut now = self.0.lock().expect("clock");
         *now = (*now).max(due_ms);
     }
 }
@@ -30,7 +30,7 @@ fn a_committed_weirc_runs_without_the_compiler() {
     let bytecode = weir_bytecode::decode(&bytes).expect("loads");
     assert_eq!(bytecode.header.slug, "hello");
     let store = MemoryStore::new();
-    let clock = Pinned(RefCell::new(1_767_225_600_000));
+    let clock = Pinned(Mutex::new(1_767_225_600_000));
     let mut lines = Vec::new();
     let (_, outcome) = Interpreter::new(&store, &clock)
         .start(&bytecode, Value::Record(Vec::new()), None, &mut |l| lines.push(l.to_string()))

@@ -196,15 +196,15 @@ fn a_passed_timeout_takes_the_default() {
     let reject = compile(&flow("    default reject\n", ""), &config);
     let (run, _) = interp.start(&reject, Value::record::<&str>([]), None, &mut |_| {}).expect("start");
     // Not due yet: still paused.
-    *clock.now.borrow_mut() += 3_599_000;
+    *clock.now.lock().expect("clock") += 3_599_000;
     assert!(matches!(interp.resume(run, &reject, &mut |_| {}).expect("resume"), Outcome::Paused(_)));
-    *clock.now.borrow_mut() += 1_000;
+    *clock.now.lock().expect("clock") += 1_000;
     let outcome = interp.resume(run, &reject, &mut |_| {}).expect("resume");
     assert_eq!(outcome, Outcome::Rejected { approval: "go".into(), by: "@timeout".into(), reason: None });
 
     let approve = compile(&flow("    default approve\n", "  output { outcome: go.outcome }\n"), &config);
     let (run, _) = interp.start(&approve, Value::record::<&str>([]), None, &mut |_| {}).expect("start");
-    *clock.now.borrow_mut() += 3_600_000;
+    *clock.now.lock().expect("clock") += 3_600_000;
     let outcome = interp.resume(run, &approve, &mut |_| {}).expect("resume");
     assert_eq!(outcome, Outcome::Succeeded(Value::record([("outcome", Value::string("timed_out"))])));
     super::replay::assert_replays(&store, &config, run);

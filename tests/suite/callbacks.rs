@@ -137,9 +137,11 @@ fn a_worker_error_and_a_timeout_fail_the_wait_and_try_catches_them() {
     assert_eq!(outcome, Outcome::Succeeded(expected));
 
     let (run, _) = interp.start(&bytecode, Value::record::<&str>([]), None, &mut |_| {}).expect("start");
-    *clock.now.borrow_mut() += 3_600_001;
+    *clock.now.lock().expect("clock") += 3_600_001;
     // The wait's durable timer is due once the callback expired: `weir resume` finds it.
-    assert!(store.due_timers(*clock.now.borrow(), 0).expect("timers").iter().any(|t| t.run == run));
+    assert!(
+        store.due_timers(*clock.now.lock().expect("clock"), 0).expect("timers").iter().any(|t| t.run == run)
+    );
     let outcome = interp.resume(run, &bytecode, &mut |_| {}).expect("resume");
     let Outcome::Succeeded(output) = outcome else { panic!("{outcome:?}") };
     assert_eq!(output.field("code"), Some(&Value::string("timeout")));

@@ -8,6 +8,7 @@ mod docs;
 mod fmt;
 mod lower;
 mod output;
+mod parallel;
 mod project_checks;
 mod replay;
 mod run;

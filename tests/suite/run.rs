@@ -2,7 +2,6 @@
 //! store; a run stopped by a failing write resumes from its journal without doing any step
 //! twice; a finished run is not driven again.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use weir_bytecode::{Bytecode, Value};
 use weir_runtime::interp::{Clock, Interpreter, Outcome};
@@ -10,26 +9,27 @@ use weir_runtime::store::{EventKind, FaultMode, FaultPlan, FaultStore, MemorySto
 
 /// A pinned clock whose sleeps move time instead of waiting.
 pub(super) struct TestClock {
-    pub(super) now: RefCell<u64>,
-    ids: RefCell<u32>,
+    pub(super) now: std::sync::Mutex<u64>,
+    ids: std::sync::Mutex<u32>,
 }
 
 impl TestClock {
     pub(super) fn new() -> TestClock {
-        TestClock { now: RefCell::new(1_767_225_600_000), ids: RefCell::new(0) }
+        TestClock { now: std::sync::Mutex::new(1_767_225_600_000), ids: std::sync::Mutex::new(0) }
     }
 }
 
 impl Clock for TestClock {
     fn now_ms(&self) -> u64 {
-        *self.now.borrow()
+        *self.now.lock().expect("clock")
     }
     fn uuid(&self) -> String {
-        *self.ids.borrow_mut() += 1;
-        format!("00000000-0000-7000-8000-{:012}", self.ids.borrow())
+        let mut ids = self.ids.lock().expect("clock");
+        *ids += 1;
+        format!("00000000-0000-7000-8000-{:012}", *ids)
     }
     fn sleep_until(&self, due_ms: u64) {
-        let mut now = self.now.borrow_mut();
+        let mut now = self.now.lock().expect("clock");
         *now = (*now).max(due_ms);
     }
 }

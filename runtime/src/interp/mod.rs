@@ -7,13 +7,14 @@
 //! Temporal and Restate replay). `now()` and `uuid()` are journaled the first time they are
 //! evaluated at a site, so a resumed or replayed run sees the same values.
 //!
-//! This slice runs the control flow (sequence, `let`, `if`, `for` (iterations one at a
-//! time), `loop`, `repeat` (its waits are durable timers), `try/catch`, `parallel` (branches
-//! one after another), `fail`, `return`, `log`), approvals (`approval.rs`: the run pauses,
-//! decisions are journaled votes), callbacks and their waits (`callback.rs`), and the steps `function`, `kv`, `http`, `sleep` and
-//! `wait for`/`wait until` (durable timers; a foreground run sleeps through them). A program
-//! that uses anything else is refused before a run is created ([`unsupported`]), so no run
-//! is ever left half-done by a missing feature.
+//! This slice runs the control flow (sequence, `let`, `if`, `for`, `loop`, `repeat` (its
+//! waits are durable timers), `try/catch`, `fail`, `return`, `log`), `parallel` and `for …
+//! parallel N` with branches at once (`parallel.rs`), sagas and undos (`saga.rs`), approvals
+//! (`approval.rs`: the run pauses, decisions are journaled votes), callbacks and their waits
+//! (`callback.rs`), and the steps `function`, `kv`, `http`, `sleep` and `wait for`/`wait
+//! until` (durable timers; a foreground run sleeps through them). A program that uses
+//! anything else is refused before a run is created ([`unsupported`]), so no run is ever
+//! left half-done by a missing feature. `replay.rs` re-executes a run against its journal.
 //!
 //! A run pins its program: `start` stores the bytecode as a content-addressed resource and
 //! journals its hash (`@run/program`), so `weir approve`, `weir resume` and replay continue
@@ -21,6 +22,7 @@
 
 mod approval;
 mod callback;
+mod parallel;
 mod replay;
 mod saga;
 
@@ -37,8 +39,9 @@ use weir_bytecode::{
     Value, eval,
 };
 
-/// Where time and fresh ids come from (a test pins them).
-pub trait Clock {
+/// Where time and fresh ids come from (a test pins them). Shared by the branches of a
+/// `parallel`, which run on threads of their own.
+pub trait Clock: Send + Sync {
     /// Unix milliseconds.
     fn now_ms(&self) -> u64;
     /// A fresh UUID.
@@ -658,7 +661,7 @@ impl Run<'_, '_, '_> {
                     None => Ok(Flow::Next),
                 }
             }
-            Instr::For { site, var, items, body, .. } => {
+            Instr::For { site, var, items, body, parallel } => {
                 self.set_site(*site);
                 let items = match self.eval(*items) {
                     Ok(Value::List(items)) => items,
@@ -671,6 +674,10 @@ impl Run<'_, '_, '_> {
                     }
                     Err(e) => return self.fail(e),
                 };
+                if let Some(width) = parallel {
+                    let width = self.count(*width)?;
+                    return self.parallel_for(var, items, *body, usize::try_from(width).unwrap_or(1));
+                }
                 // After the loop each of the body's steps is the list of its outputs, in
                 // input order (`none` for an iteration that did not run it).
                 let names = self.body_names(*body);
@@ -761,14 +768,7 @@ impl Run<'_, '_, '_> {
                     step: self.step_id(*site, "").path,
                 }))
             }
-            Instr::Parallel { branches } => {
-                for branch in branches {
-                    if let Flow::Return(v) = self.block(*branch)? {
-                        return Ok(Flow::Return(v));
-                    }
-                }
-                Ok(Flow::Next)
-            }
+            Instr::Parallel { branches } => self.parallel(branches),
             Instr::Try { body, catch } => match self.block(*body) {
                 Err(Stop::Failed(error)) => {
                     if let Some(var) = &catch.var {
@@ -992,7 +992,10 @@ impl Run<'_, '_, '_> {
         };
         let (executor, runtime) = match self.interp.http.get_or_init(|| {
             let executor = crate::exec::http::HttpExecutor::new().map_err(|e| e.message)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            // One worker drives the connections; the branches of a `parallel` block on their
+            // requests from their own threads, all in flight at once.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;

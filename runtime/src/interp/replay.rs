@@ -58,6 +58,10 @@ pub(super) struct Oracle {
     events: Vec<Event>,
     /// Index into `events` of the next event the drive must append.
     cursor: AtomicUsize,
+    /// Events already matched (out of order, inside `parallel`).
+    consumed: Mutex<Vec<bool>>,
+    /// Depth of `parallel` sections: inside one, events match by identity, not position.
+    unordered: AtomicUsize,
     compared: AtomicU32,
     divergence: Mutex<Option<Divergence>>,
     program: Bytecode,
@@ -81,11 +85,21 @@ fn describe(kind: &EventKind, step: &StepId) -> String {
 
 impl Oracle {
     fn skip_external(&self) {
+        let consumed = self.consumed.lock().unwrap_or_else(|e| e.into_inner());
         let mut at = self.cursor.load(Ordering::Relaxed);
-        while self.events.get(at).is_some_and(external) {
+        while self.events.get(at).is_some_and(|e| external(e) || consumed.get(at).copied().unwrap_or(false)) {
             at += 1;
         }
         self.cursor.store(at, Ordering::Relaxed);
+    }
+
+    /// Enters (+1) or leaves (-1) a `parallel` section.
+    pub(super) fn unordered(&self, delta: isize) {
+        if delta > 0 {
+            self.unordered.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.unordered.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     /// True when every event the drive must append has been appended.
@@ -123,12 +137,16 @@ impl Oracle {
 
     /// Records the first divergence (later ones are consequences).
     pub(super) fn diverge(&self, step: &StepId, replayed: Option<String>, message: String) {
+        self.skip_external();
+        let at = self.cursor.load(Ordering::Relaxed);
+        self.diverge_at(at, step, replayed, message);
+    }
+
+    fn diverge_at(&self, at: usize, step: &StepId, replayed: Option<String>, message: String) {
         let mut slot = self.divergence.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_some() {
             return;
         }
-        self.skip_external();
-        let at = self.cursor.load(Ordering::Relaxed);
         let journaled = self.events.get(at);
         *slot = Some(Divergence {
             index: journaled.map_or(self.events.len() as u32, |e| e.index),
@@ -144,7 +162,17 @@ impl Oracle {
     fn check(&self, events: &[NewEvent]) -> Result<(), StoreError> {
         for event in events {
             self.skip_external();
-            let at = self.cursor.load(Ordering::Relaxed);
+            let mut at = self.cursor.load(Ordering::Relaxed);
+            if self.unordered.load(Ordering::SeqCst) > 0 {
+                // Inside `parallel`: the event of this identity and kind, wherever it is.
+                let consumed = self.consumed.lock().unwrap_or_else(|e| e.into_inner());
+                let found = (at..self.events.len()).find(|&i| {
+                    !consumed.get(i).copied().unwrap_or(false)
+                        && self.events[i].step == event.step
+                        && self.events[i].kind.tag() == event.kind.tag()
+                });
+                at = found.unwrap_or(self.events.len());
+            }
             let replayed = describe(&event.kind, &event.step);
             match self.events.get(at) {
                 Some(journaled)
@@ -152,7 +180,9 @@ impl Oracle {
                         && journaled.kind == event.kind
                         && journaled.payload == event.payload =>
                 {
-                    self.cursor.store(at + 1, Ordering::Relaxed);
+                    if let Some(flag) = self.consumed.lock().unwrap_or_else(|e| e.into_inner()).get_mut(at) {
+                        *flag = true;
+                    }
                     self.compared.fetch_add(1, Ordering::Relaxed);
                 }
                 Some(journaled) => {
@@ -168,7 +198,7 @@ impl Oracle {
                             describe(&journaled.kind, &journaled.step)
                         )
                     };
-                    self.diverge(&event.step, Some(replayed), message);
+                    self.diverge_at(at, &event.step, Some(replayed), message);
                     return Err(diverged());
                 }
                 // A journal without an end was interrupted: the replay matched all of it.
@@ -307,8 +337,10 @@ impl Interpreter<'_> {
             None => self.program(id)?,
         };
         let oracle = Oracle {
+            consumed: Mutex::new(vec![false; events.len()]),
             events,
             cursor: AtomicUsize::new(0),
+            unordered: AtomicUsize::new(0),
             compared: AtomicU32::new(0),
             divergence: Mutex::new(None),
             program,

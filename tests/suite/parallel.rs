@@ -1,0 +1,219 @@
+//! `parallel` and `for … parallel N` at run time: branches are really in flight at once (a
+//! real server on 127.0.0.1 holds every request until N have arrived), at most N iterations
+//! run at once, outputs come back in input order, the first failure in branch order
+//! propagates, a store failing at any operation loses nothing, and every journal replays.
+
+use super::run::TestClock;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+use weir_bytecode::{Bytecode, Value};
+use weir_runtime::interp::{InterpError, Interpreter, Outcome};
+use weir_runtime::store::{EventKind, FaultMode, FaultPlan, FaultStore, MemoryStore, RunId, Store};
+
+fn compile(text: &str, config: &weir_config::Config) -> Bytecode {
+    let (_, diagnostics) = weir_compiler::check::diagnose(text.as_bytes(), Some(config));
+    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
+    let parsed = weir_grammar::parse(text);
+    let flow = parsed.file.flows().next().expect("a flow");
+    weir_compiler::lower::lower_flow(flow, text, Some(config), None).expect("lowers")
+}
+
+/// What the server saw.
+#[derive(Default)]
+struct Held {
+    /// Requests received.
+    arrived: usize,
+    /// Requests answered.
+    served: usize,
+    /// Groups released so far.
+    released: usize,
+    /// Most requests in flight at once (received, not yet answered).
+    most: usize,
+}
+
+/// A server on 127.0.0.1 that holds each request until `group` requests of its group have
+/// arrived (or 5 s pass), then answers `{"together": true|false}` to each.
+fn holding_server(group: usize) -> (u16, Arc<(Mutex<Held>, Condvar)>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let state = Arc::new((Mutex::new(Held::default()), Condvar::new()));
+    let shared = state.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let state = shared.clone();
+            std::thread::spawn(move || {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let (lock, changed) = &*state;
+                let mut held = lock.lock().expect("held");
+                let mine = held.arrived / group;
+                held.arrived += 1;
+                held.most = held.most.max(held.arrived - held.served);
+                if held.arrived % group == 0 {
+                    held.released = mine + 1;
+                    changed.notify_all();
+                }
+                let (mut held, timeout) = changed
+                    .wait_timeout_while(held, Duration::from_secs(5), |h| h.released <= mine)
+                    .expect("wait");
+                held.served += 1;
+                drop(held);
+                let body = format!("{{\"together\": {}}}", !timeout.timed_out());
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    (port, state)
+}
+
+fn config(port: u16) -> weir_config::Config {
+    let toml = format!(
+        "[connections.local]\ntype = \"http\"\nbase_url = \"http://127.0.0.1:{port}\"\nallow_private_network = true\n"
+    );
+    let (config, diagnostics) = weir_config::parse_bytes(toml.as_bytes());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    config
+}
+
+#[test]
+fn the_branches_of_parallel_are_in_flight_at_once() {
+    let (port, state) = holding_server(3);
+    let config = config(port);
+    let get = |name: &str| {
+        format!(
+            "    step {name} = http GET \"/hold/{name}\" {{\n      connection local\n      max_body 1000\n    }}\n"
+        )
+    };
+    let text = format!(
+        "flow fanout {{\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  parallel {{\n{}{}{}  }}\n  output {{ a: a.body.together, b: b.body.together, c: c.body.together }}\n}}\n",
+        get("a"),
+        get("b"),
+        get("c")
+    );
+    let bytecode = compile(&text, &config);
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let interp = Interpreter::new(&store, &clock).with_project(&config, std::path::Path::new("."));
+    let (run, outcome) = interp.start(&bytecode, Value::record::<&str>([]), None, &mut |_| {}).expect("run");
+    let yes = Value::Bool(true);
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded(Value::record([("a", yes.clone()), ("b", yes.clone()), ("c", yes)]))
+    );
+    assert_eq!(state.0.lock().expect("held").most, 3);
+    super::replay::assert_replays(&store, &config, run);
+    // Replay sends nothing.
+    assert_eq!(state.0.lock().expect("held").served, 3);
+}
+
+#[test]
+fn for_parallel_n_runs_at_most_n_iterations_at_once_and_keeps_input_order() {
+    let (port, state) = holding_server(3);
+    let config = config(port);
+    let text = "flow shards {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  for shard in [1, 2, 3, 4, 5, 6] parallel 3 {\n    step fetch = http GET \"/hold/{shard}\" {\n      connection local\n      max_body 1000\n    }\n    step label = function { value \"shard {shard}: {fetch.body.together}\" }\n  }\n  output { labels: label }\n}\n";
+    let bytecode = compile(text, &config);
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let interp = Interpreter::new(&store, &clock).with_project(&config, std::path::Path::new("."));
+    let (run, outcome) = interp.start(&bytecode, Value::record::<&str>([]), None, &mut |_| {}).expect("run");
+    let labels: Vec<Value> =
+        (1..=6).map(|i| Value::record([("value", Value::String(format!("shard {i}: true")))])).collect();
+    assert_eq!(outcome, Outcome::Succeeded(Value::record([("labels", Value::List(labels))])));
+    let held = state.0.lock().expect("held");
+    assert_eq!((held.most, held.served), (3, 6), "never more than 3 at once");
+    drop(held);
+    super::replay::assert_replays(&store, &config, run);
+}
+
+#[test]
+fn the_first_failure_in_branch_order_propagates_after_every_branch_ends() {
+    let config = weir_config::Config::default();
+    let failing = "flow branches {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  parallel {\n    step one = function { value 1 }\n    fail \"the second branch gave up\" code \"second\"\n    step three = function { value 3 }\n  }\n  output { sum: one.value }\n}\n";
+    let bytecode = compile(failing, &config);
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let (run, outcome) = Interpreter::new(&store, &clock)
+        .start(&bytecode, Value::record::<&str>([]), None, &mut |_| {})
+        .expect("run");
+    let Outcome::Failed(error) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(error.code, "second");
+    let journal = store.journal(run, 0).expect("journal");
+    for step in ["one", "three"] {
+        assert!(
+            journal.iter().any(|e| e.step.path == step && e.kind == EventKind::StepCompleted),
+            "{step} ran"
+        );
+    }
+    super::replay::assert_replays(&store, &config, run);
+}
+
+#[test]
+fn a_store_failing_at_any_operation_inside_parallel_loses_nothing() {
+    let config = weir_config::Config::default();
+    let text = "flow branches {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  parallel {\n    step one = function { value 1 }\n    step two = function { value 2 }\n    step three = function { value uuid() }\n  }\n  for x in [1, 2, 3, 4] parallel 2 {\n    step square = function { value x * x }\n  }\n  output { sum: one.value + two.value, three: three.value, squares: len(square) }\n}\n";
+    let bytecode = compile(text, &config);
+    let mut stopped = 0;
+    for n in 1..40u64 {
+        let plan = FaultPlan::new(n).fail_at(n, FaultMode::Transient);
+        let store = FaultStore::new(plan, Box::new(|| Ok(MemoryStore::new()))).expect("fault store");
+        let clock = TestClock::new();
+        let interp = Interpreter::new(&store, &clock);
+        let id = RunId::from_u128(13);
+        let mut failures = 0;
+        let outcome = loop {
+            let attempt = match store.run(id) {
+                Ok(Some(_)) => match interp.resume(id, &bytecode, &mut |_| {}) {
+                    Err(InterpError::Journal(_)) => interp
+                        .start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {})
+                        .map(|(_, o)| o),
+                    other => other,
+                },
+                Ok(None) => {
+                    interp.start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {}).map(|(_, o)| o)
+                }
+                Err(e) => Err(InterpError::Store(e)),
+            };
+            match attempt {
+                Ok(outcome) => break outcome,
+                Err(InterpError::Store(_)) => {
+                    failures += 1;
+                    store.reopen().expect("reopen");
+                }
+                Err(e) => panic!("fault at {n}: {e}"),
+            }
+        };
+        let Outcome::Succeeded(output) = &outcome else { panic!("fault at {n}: {outcome:?}") };
+        assert_eq!(output.field("sum"), Some(&Value::Int(3)), "fault at {n}");
+        assert_eq!(output.field("squares"), Some(&Value::Int(4)), "fault at {n}");
+        // The `uuid()` the output holds is the one journaled.
+        let journal = store.journal(id, 0).or_else(|_| store.journal(id, 0)).expect("journal");
+        let drawn: Vec<Value> = journal
+            .iter()
+            .filter(|e| e.kind == EventKind::ValueRecorded && e.step.path.contains("uuid"))
+            .filter_map(|e| serde_json::from_slice(&e.payload).ok())
+            .collect();
+        assert_eq!(
+            drawn.iter().collect::<Vec<_>>(),
+            vec![output.field("three").expect("three")],
+            "fault at {n}"
+        );
+        store.reopen().expect("reopen");
+        super::replay::assert_replays(&store, &config, id);
+        if failures > 0 {
+            stopped += 1;
+        }
+    }
+    assert!(stopped >= 15, "only {stopped} faults hit the run");
+}
