@@ -11,12 +11,14 @@ mod output;
 mod parallel;
 mod project_checks;
 mod replay;
+mod retries;
 mod run;
 mod sagas;
 mod secrets;
 mod semantics;
 mod stdlib;
 mod tidy;
+mod timeouts;
 mod ui;
 mod untrusted;
 

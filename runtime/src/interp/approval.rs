@@ -455,6 +455,7 @@ impl Run<'_, '_, '_> {
             }
             None => {
                 if self.interp.clock.now_ms() < request.due_at_ms {
+                    self.check_deadline()?;
                     return Err(Stop::Paused(Box::new(Waiting {
                         kind: "approval".into(),
                         name: name.to_string(),

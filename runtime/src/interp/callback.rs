@@ -207,6 +207,7 @@ impl Run<'_, '_, '_> {
                 Err(Stop::Failed(error))
             }
             CallbackState::Waiting => {
+                self.check_deadline()?;
                 if !scheduled {
                     // Wakes `weir resume` just after the expiry, to fail the wait.
                     let due_at_ms = record.expires_at_ms.saturating_add(1);

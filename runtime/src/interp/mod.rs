@@ -162,6 +162,9 @@ impl InterpError {
     }
 }
 
+/// The identity of a run's deadline timer (flow-level `timeout D`).
+const RUN_TIMEOUT: &str = "@run/timeout";
+
 /// The media type a run's pinned bytecode is stored under.
 pub const PROGRAM_MEDIA_TYPE: &str = "application/vnd.weir.bytecode";
 
@@ -257,6 +260,19 @@ impl<'a> Interpreter<'a> {
                 payload: serde_json::to_vec(&program.hash.to_hex()).unwrap_or_default(),
             },
         ];
+        if let Some(timeout) = bytecode.program.flow.run_timeout {
+            // The run's deadline, a durable timer from its start: `weir resume` wakes a paused
+            // run when it passes.
+            let env = weir_bytecode::MapEnv::default();
+            if let Ok(Value::Duration(ms)) = eval(&bytecode.program, &env, timeout) {
+                let due_at_ms = now.saturating_add(u64::try_from(ms).unwrap_or(0));
+                events.push(NewEvent {
+                    step: StepId::new(RUN_TIMEOUT, 0, 0),
+                    kind: EventKind::TimerScheduled { due_at_ms },
+                    payload: Vec::new(),
+                });
+            }
+        }
         if let Some(person) = initiator {
             events.push(NewEvent {
                 step: StepId::new("@run/initiator", 0, 0),
@@ -371,6 +387,10 @@ impl<'a> Interpreter<'a> {
                 .iter()
                 .find(|e| e.step.path == "@run/initiator")
                 .and_then(|e| serde_json::from_slice(&e.payload).ok()),
+            deadline: journal.iter().find_map(|e| match e.kind {
+                EventKind::TimerScheduled { due_at_ms } if e.step.path == RUN_TIMEOUT => Some(due_at_ms),
+                _ => None,
+            }),
             journal: journal.into_iter().map(|e| ((e.step.clone(), e.kind.tag()), e)).collect(),
             input,
             steps: HashMap::new(),
@@ -405,6 +425,8 @@ impl<'a> Interpreter<'a> {
                     if let Some(var) = &handler.var {
                         run.locals.push((var.clone(), error.value()));
                     }
+                    // Clean-up runs even when the run's deadline is what failed it.
+                    run.deadline = None;
                     match run.block(handler.body) {
                         Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
                         Err(Stop::Paused(waiting)) => return self.pause(id, *waiting),
@@ -509,6 +531,8 @@ struct Run<'i, 'a, 'r> {
     votes: Vec<Event>,
     /// Who started the run (`--as`), if recorded.
     initiator: Option<String>,
+    /// When the run's `timeout` passes (Unix ms), if the flow has one.
+    deadline: Option<u64>,
     input: Value,
     /// Step outputs by name (inside a loop, this iteration's; after a `for`, the list of
     /// every iteration's, in input order).
@@ -770,7 +794,8 @@ impl Run<'_, '_, '_> {
             }
             Instr::Parallel { branches } => self.parallel(branches),
             Instr::Try { body, catch } => match self.block(*body) {
-                Err(Stop::Failed(error)) => {
+                // The run's own timeout is not the body's failure: `try` does not catch it.
+                Err(Stop::Failed(error)) if !is_run_timeout(&error) => {
                     if let Some(var) = &catch.var {
                         self.locals.push((var.clone(), error.value()));
                     }
@@ -812,6 +837,35 @@ impl Run<'_, '_, '_> {
             // Refused by `unsupported` before the run starts.
             Instr::Saga { body } => self.saga(*body),
         }
+    }
+
+    /// Fails the run once its `timeout` has passed. The moment is journaled (`@run/timeout`
+    /// fired), so a replay stops at the same place (its clock is the journal's).
+    fn check_deadline(&mut self) -> Result<(), Stop> {
+        let Some(deadline) = self.deadline else { return Ok(()) };
+        let timer = StepId::new(RUN_TIMEOUT, 0, 0);
+        let passed = match self.interp.replay {
+            Some(oracle) => oracle.passed(&timer),
+            None => {
+                self.recorded(&timer, &EventKind::TimerFired).is_some()
+                    || self.interp.clock.now_ms() >= deadline
+            }
+        };
+        if !passed {
+            return Ok(());
+        }
+        if self.interp.replay.is_none() && self.recorded(&timer, &EventKind::TimerFired).is_none() {
+            self.append(vec![NewEvent { step: timer, kind: EventKind::TimerFired, payload: Vec::new() }])?;
+        }
+        let at = i64::try_from(deadline)
+            .ok()
+            .and_then(weir_bytecode::value::format_time_rfc3339)
+            .unwrap_or_default();
+        Err(Stop::Failed(RunError {
+            code: "timeout".into(),
+            message: format!("the run passed its timeout at {at}"),
+            step: "@run".into(),
+        }))
     }
 
     /// The names of the steps, callbacks and approvals anywhere in a block.
@@ -873,7 +927,8 @@ impl Run<'_, '_, '_> {
                 due
             }
         };
-        self.interp.clock.sleep_until(due);
+        self.interp.clock.sleep_until(self.deadline.map_or(due, |d| d.min(due)));
+        self.check_deadline()?;
         self.append(vec![NewEvent { step: id, kind: EventKind::TimerFired, payload: Vec::new() }])
     }
 
@@ -898,6 +953,7 @@ impl Run<'_, '_, '_> {
             });
             return Err(Stop::Failed(error));
         }
+        self.check_deadline()?;
         let shown =
             if self.loops.is_empty() { id.path.clone() } else { format!("{}[{}]", id.path, id.iteration) };
         (self.report)(&format!("step {shown} started"));
@@ -962,14 +1018,25 @@ impl Run<'_, '_, '_> {
     fn http_step(&mut self, action: &ActionStep, id: &StepId) -> Result<Value, Stop> {
         use weir_bytecode::{EffectClass, RetryOn};
         let effectful = action.policy.effect >= EffectClass::Write;
+        // Attempts are journaled: attempt `a` of a write starts with `started` at identity
+        // attempt `a`, a failed attempt that is retried is `failed` at `PATH/attempt` #a, and
+        // the wait before the next is a durable timer at `PATH/retry` #a+1. A resumed run
+        // goes on with the attempt after the last one known to have failed.
+        let attempt_failed =
+            |a: u32| StepId { path: format!("{}/attempt", id.path), iteration: id.iteration, attempt: a };
+        let mut attempt = 0u32;
+        while self.recorded(&attempt_failed(attempt), &EventKind::StepFailed).is_some() {
+            attempt += 1;
+        }
+        let started_id = |a: u32| StepId { attempt: a, ..id.clone() };
         if effectful {
-            if self.recorded(id, &EventKind::StepStarted).is_some() {
+            if self.recorded(&started_id(attempt), &EventKind::StepStarted).is_some() {
                 if action.policy.idempotency_key.is_none() {
                     return Err(Stop::NeedsDecision(id.path.clone()));
                 }
             } else {
                 self.append(vec![NewEvent {
-                    step: id.clone(),
+                    step: started_id(attempt),
                     kind: EventKind::StepStarted,
                     payload: Vec::new(),
                 }])?;
@@ -1004,16 +1071,17 @@ impl Run<'_, '_, '_> {
             Ok(pair) => pair,
             Err(message) => return self.step_failed(id, "HTTP-CONNECT", message.clone()),
         };
-        let mut attempt = 0u32;
         loop {
             match runtime.block_on(executor.execute(&connection, request.clone())) {
                 Ok(response) => return Ok(response_value(response)),
                 Err(error) => {
+                    let transient = error.class == crate::exec::ErrorClass::Transient;
+                    // `retry N` without `on` retries transient errors.
                     let retry = action.policy.retries.iter().find(|r| {
-                        r.on.is_empty()
+                        (r.on.is_empty() && transient)
                             || r.on.iter().any(|on| match on {
                                 RetryOn::Any => true,
-                                RetryOn::Transient => error.class == crate::exec::ErrorClass::Transient,
+                                RetryOn::Transient => transient,
                                 RetryOn::Code(code) => {
                                     code == error.code || error.status.is_some_and(|s| s.to_string() == *code)
                                 }
@@ -1021,9 +1089,39 @@ impl Run<'_, '_, '_> {
                     });
                     match retry {
                         Some(policy) if attempt < policy.count => {
-                            let delay = backoff_ms(&policy.backoff, attempt);
+                            let failure = RunError {
+                                code: error.code.to_string(),
+                                message: error.message.clone(),
+                                step: id.path.clone(),
+                            };
+                            let payload = serde_json::to_vec(&failure).unwrap_or_default();
+                            self.append(vec![NewEvent {
+                                step: attempt_failed(attempt),
+                                kind: EventKind::StepFailed,
+                                payload,
+                            }])?;
+                            let mut delay = backoff_ms(&policy.backoff, attempt);
+                            if policy.jitter {
+                                delay = jittered(delay, self.id, id, attempt);
+                            }
                             attempt += 1;
-                            self.interp.clock.sleep_until(self.interp.clock.now_ms().saturating_add(delay));
+                            (self.report)(&format!(
+                                "step {} attempt {attempt} failed ({}); retrying in {delay} ms",
+                                id.path, error.code
+                            ));
+                            let wait = StepId {
+                                path: format!("{}/retry", id.path),
+                                iteration: id.iteration,
+                                attempt,
+                            };
+                            self.timer(wait, delay)?;
+                            if effectful {
+                                self.append(vec![NewEvent {
+                                    step: started_id(attempt),
+                                    kind: EventKind::StepStarted,
+                                    payload: Vec::new(),
+                                }])?;
+                            }
                         }
                         _ => return self.step_failed(id, error.code, error.message),
                     }
@@ -1035,12 +1133,9 @@ impl Run<'_, '_, '_> {
     /// A replayed effectful step: its `started` (if it had one) and its journaled outcome.
     fn replayed_action(&mut self, id: &StepId) -> Result<Value, Stop> {
         let Some(oracle) = self.interp.replay else { return Ok(Value::None) };
-        if oracle.find(id, &EventKind::StepStarted).is_some() {
-            self.append(vec![NewEvent {
-                step: id.clone(),
-                kind: EventKind::StepStarted,
-                payload: Vec::new(),
-            }])?;
+        // Every event of its attempts (`started`, failed attempts, retry timers), in order.
+        for event in oracle.attempts(id) {
+            self.append(vec![event])?;
         }
         match oracle.outcome(id) {
             Some(Ok(payload)) => Ok(serde_json::from_slice(payload).unwrap_or(Value::None)),
@@ -1319,6 +1414,24 @@ fn response_value(response: crate::exec::http::HttpResponse) -> Value {
     let body = weir_bytecode::eval::parse_json(&text).unwrap_or(Value::String(text));
     let headers = Value::Record(response.headers.into_iter().map(|(n, v)| (n, Value::String(v))).collect());
     Value::record([("status", Value::Int(i64::from(response.status))), ("headers", headers), ("body", body)])
+}
+
+/// True for the error of a run whose own `timeout` passed.
+fn is_run_timeout(error: &RunError) -> bool {
+    error.code == "timeout" && error.step == "@run"
+}
+
+/// `jitter`: a delay between half and all of `delay`, the same for the same run, step and
+/// attempt (so a replay computes it again) and different across runs (so retries of many
+/// runs do not arrive together).
+fn jittered(delay: u64, run: RunId, step: &StepId, attempt: u32) -> u64 {
+    let mut seed = run.to_bytes().to_vec();
+    seed.extend_from_slice(&step.encode());
+    seed.extend_from_slice(&attempt.to_be_bytes());
+    let digest = weir_bytecode::sha256(&seed);
+    let draw = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
+    let half = delay / 2;
+    half + draw % (delay - half + 1)
 }
 
 /// The delay before retry `attempt` (0-based), in milliseconds.

@@ -113,6 +113,31 @@ impl Oracle {
         self.events.iter().find(|e| &e.step == step && e.kind.tag() == kind.tag())
     }
 
+    /// True when the original drive had journaled `step`'s timer as fired before the event
+    /// the replay expects next (the run's deadline: it failed here).
+    pub(super) fn passed(&self, step: &StepId) -> bool {
+        self.skip_external();
+        let at = self.cursor.load(Ordering::Relaxed);
+        self.events.iter().take(at).any(|e| &e.step == step && e.kind == EventKind::TimerFired)
+    }
+
+    /// The events of a step's attempts before its outcome (`started` of each attempt, failed
+    /// attempts, retry timers), in journal order.
+    pub(super) fn attempts(&self, step: &StepId) -> Vec<NewEvent> {
+        let attempt = format!("{}/attempt", step.path);
+        let retry = format!("{}/retry", step.path);
+        self.events
+            .iter()
+            .filter(|e| e.step.iteration == step.iteration)
+            .filter(|e| {
+                (e.step.path == step.path && e.kind == EventKind::StepStarted)
+                    || e.step.path == attempt
+                    || e.step.path == retry
+            })
+            .map(|e| NewEvent { step: e.step.clone(), kind: e.kind.clone(), payload: e.payload.clone() })
+            .collect()
+    }
+
     /// The journaled outcome of a step: `Ok(output)` or `Err(error)` payloads.
     pub(super) fn outcome(&self, step: &StepId) -> Option<Result<&[u8], &[u8]>> {
         self.events.iter().find(|e| &e.step == step).and_then(|_| {
