@@ -15,12 +15,14 @@ pub(super) const EXIT_NEEDS_DECISION: u8 = 4;
 pub(super) const EXIT_PAUSED: u8 = 5;
 /// Exit code: an approval was rejected and the run ended `rejected`.
 pub(super) const EXIT_REJECTED: u8 = 6;
+/// Exit code: the run did not start: queued behind its flow's concurrency limit, or skipped.
+pub(super) const EXIT_NOT_STARTED: u8 = 7;
 
 /// The exit codes of the commands that drive runs, for their `--help` (a macro, so that
 /// `concat!` can put it after each command's examples).
 macro_rules! exit_codes {
     () => {
-        "Exit codes: 0 the run succeeded, 1 it failed (or the flow has errors), 2 usage (bad input, a flow this weir cannot run yet, a refused decision), 3 the store failed (continue with `weir resume`), 4 a started write's outcome is unknown (a person must decide), 5 the run is paused at an approval (decide with `weir approve`/`weir reject`), 6 an approval rejected the run."
+        "Exit codes: 0 the run succeeded, 1 it failed (or the flow has errors), 2 usage (bad input, a flow this weir cannot run yet, a refused decision), 3 the store failed (continue with `weir resume`), 4 a started write's outcome is unknown (a person must decide), 5 the run is paused at an approval (decide with `weir approve`/`weir reject`) or a callback, 6 an approval rejected the run, 7 the run did not start (queued behind its concurrency limit: `weir resume` starts it; or skipped)."
     };
 }
 pub(super) use exit_codes;
@@ -64,6 +66,13 @@ pub(super) fn describe(id: RunId, outcome: &Outcome) -> (u8, serde_json::Value, 
         Outcome::Paused(waiting) => {
             (EXIT_PAUSED, serde_json::json!({ "run": run, "status": "paused", "waiting": waiting }))
         }
+        Outcome::Queued { key, held } => (
+            EXIT_NOT_STARTED,
+            serde_json::json!({ "run": run, "status": "queued", "key": key, "held": held }),
+        ),
+        Outcome::Skipped { key } => {
+            (EXIT_NOT_STARTED, serde_json::json!({ "run": run, "status": "skipped", "key": key }))
+        }
         Outcome::Rejected { approval, by, reason } => (
             EXIT_REJECTED,
             serde_json::json!({ "run": run, "status": "rejected", "approval": approval, "by": by, "reason": reason }),
@@ -78,6 +87,12 @@ pub(super) fn describe(id: RunId, outcome: &Outcome) -> (u8, serde_json::Value, 
             "run {run} needs a decision: step {step} was started but its outcome is unknown and it has no idempotency_key, so weir will not send it again by itself\n"
         ),
         Outcome::Paused(waiting) => paused(&run, waiting),
+        Outcome::Queued { key, held } => format!(
+            "run {run} queued: {held} run(s) hold the concurrency key `{key}`; `weir resume` starts it when one ends\n"
+        ),
+        Outcome::Skipped { key } => {
+            format!("run {run} skipped: the concurrency key `{key}` is full and the flow's policy is skip\n")
+        }
         Outcome::Rejected { approval, by, reason } => {
             let why = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             if by == "@timeout" {

@@ -476,7 +476,7 @@ fn cancel_ends_an_unfinished_run_once() {
 }
 
 const PEOPLE: &str = "[people.ada]\nemail = \"ada@example.com\"\n[people.grace]\nemail = \"grace@example.com\"\n[groups.ops]\nmembers = [\"ada\", \"grace\"]\n";
-const SHIP: &str = "flow ship {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  input { release: string = \"v1\" }\n\n  step plan = function { value \"deploy {input.release}\" }\n  approval go {\n    summary \"Ship {input.release}?\"\n    binds plan.value\n    deciders group ops not initiator\n    input { risk: \"low\" | \"high\" }\n    timeout 1h\n    default reject\n  }\n  step done = function { value \"shipped at {go.risk} risk by {go.by}\" }\n  output { result: done.value }\n}\n";
+const SHIP: &str = "flow ship {\n  version \"1.0.0\"\n  concurrency max 5 queue\n  trigger manual\n  input { release: string = \"v1\" }\n\n  step plan = function { value \"deploy {input.release}\" }\n  approval go {\n    summary \"Ship {input.release}?\"\n    binds plan.value\n    deciders group ops not initiator\n    input { risk: \"low\" | \"high\" }\n    timeout 1h\n    default reject\n  }\n  step done = function { value \"shipped at {go.risk} risk by {go.by}\" }\n  output { result: done.value }\n}\n";
 
 /// Start `ship.flow` as ada in `dir`: it pauses at its approval (exit 5); returns the run id.
 fn start_paused(dir: &std::path::Path) -> String {
@@ -652,4 +652,27 @@ fn callback_posts_a_workers_answer_and_continues_the_run() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("has finished"));
+}
+
+#[test]
+fn a_run_over_the_concurrency_limit_queues_and_resume_starts_it() {
+    let single = SHIP.replace("concurrency max 5 queue", "concurrency max 1 queue");
+    let dir = dir_with(&[("weir.toml", PEOPLE), ("ship.flow", &single)]);
+    let first = start_paused(dir.path());
+    let output = weir().current_dir(dir.path()).args(["run", "ship.flow", "--json"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(7), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!((document["status"].as_str(), document["key"].as_str()), (Some("queued"), Some("ship")));
+    weir()
+        .current_dir(dir.path())
+        .args(["approve", &first, "go", "--as", "grace", "--input", "risk=low"])
+        .assert()
+        .success();
+    // The slot is free: resume starts the queued run, which pauses at its own approval.
+    weir()
+        .current_dir(dir.path())
+        .arg("resume")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("paused: approval `go`"));
 }

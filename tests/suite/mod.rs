@@ -3,6 +3,7 @@
 mod approvals;
 mod callbacks;
 mod cli;
+mod concurrency;
 mod corpus;
 mod docs;
 mod fmt;

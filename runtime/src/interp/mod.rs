@@ -22,6 +22,7 @@
 
 mod approval;
 mod callback;
+mod concurrency;
 mod parallel;
 mod replay;
 mod saga;
@@ -99,6 +100,20 @@ pub enum Outcome {
         by: String,
         /// Their reason, if they gave one.
         reason: Option<String>,
+    },
+    /// The flow's concurrency key is full and its policy is `queue`: the run waits, `queued`,
+    /// until `weir resume` finds a free slot.
+    Queued {
+        /// The concurrency key.
+        key: String,
+        /// Runs holding it.
+        held: u32,
+    },
+    /// The flow's concurrency key was full and its policy is `skip`: the run ended
+    /// `cancelled` without running anything.
+    Skipped {
+        /// The concurrency key.
+        key: String,
     },
 }
 
@@ -365,6 +380,15 @@ impl<'a> Interpreter<'a> {
                 }
             });
         }
+        let input = journal
+            .iter()
+            .find(|e| e.kind == EventKind::RunStarted)
+            .and_then(|e| serde_json::from_slice::<Value>(&e.payload).ok())
+            .ok_or_else(|| InterpError::Journal(format!("run {id:?} has no start event")))?;
+        // A run takes its concurrency slot before it first runs (or waits, queued).
+        if let Some(outcome) = self.admit(id, bytecode, &journal, &input)? {
+            return Ok(outcome);
+        }
         // A paused (or queued) run is running again from here on.
         if let Some(record) = self.store.run(id)?
             && matches!(record.status, RunStatus::Paused | RunStatus::Queued)
@@ -372,11 +396,6 @@ impl<'a> Interpreter<'a> {
             let at_ms = self.clock.now_ms();
             self.store.append(id, &Append { at_ms, events: Vec::new(), status: Some(RunStatus::Running) })?;
         }
-        let input = journal
-            .iter()
-            .find(|e| e.kind == EventKind::RunStarted)
-            .and_then(|e| serde_json::from_slice::<Value>(&e.payload).ok())
-            .ok_or_else(|| InterpError::Journal(format!("run {id:?} has no start event")))?;
         let mut run = Run {
             interp: self,
             id,
@@ -466,7 +485,10 @@ impl<'a> Interpreter<'a> {
             Outcome::Rejected { approval, by, reason } => {
                 (RunStatus::Rejected, approval::Rejection::payload(approval, by, reason.as_deref()))
             }
-            Outcome::NeedsDecision { .. } | Outcome::Paused(_) => return Ok(outcome),
+            Outcome::NeedsDecision { .. }
+            | Outcome::Paused(_)
+            | Outcome::Queued { .. }
+            | Outcome::Skipped { .. } => return Ok(outcome),
         };
         let kind =
             if status == RunStatus::Succeeded { EventKind::StepCompleted } else { EventKind::StepFailed };
