@@ -48,7 +48,9 @@ pub fn run(args: CallbackArgs) -> u8 {
         }
     };
     let clock = SystemClock;
-    let interp = Interpreter::new(&project.store, &clock).with_project(&project.config, &project.dir);
+    let interp = Interpreter::new(&project.store, &clock)
+        .with_project(&project.config, &project.dir)
+        .with_crash_hook(project::crash_hooks().1);
     let hash = TokenHash::of(token.as_bytes());
     // An unknown token and a guessed one get the same answer.
     let record = match project.store.callback(&hash) {

@@ -62,7 +62,9 @@ pub fn run(args: DecideArgs, approve: bool) -> u8 {
         }
     };
     let clock = SystemClock;
-    let interp = Interpreter::new(&project.store, &clock).with_project(&project.config, &project.dir);
+    let interp = Interpreter::new(&project.store, &clock)
+        .with_project(&project.config, &project.dir)
+        .with_crash_hook(project::crash_hooks().1);
     let bytecode = match interp.program(id) {
         Ok(bytecode) => bytecode,
         Err(InterpError::Journal(_)) => {

@@ -4,7 +4,8 @@
 //! `.weir/`.
 
 use std::path::{Path, PathBuf};
-use weir_runtime::store::SledStore;
+use weir_runtime::interp::InterpHook;
+use weir_runtime::store::{CrashHook, SledConfig, SledStore, StoreError};
 
 /// An opened project.
 pub(super) struct Project {
@@ -40,6 +41,28 @@ pub(super) fn open(dir: &Path) -> Result<Project, String> {
     } else {
         weir_config::Config::default()
     };
-    let store = SledStore::open_dir(dir.join(".weir")).map_err(|e| e.to_string())?;
+    let store = open_store(&dir.join(".weir")).map_err(|e| e.to_string())?;
     Ok(Project { dir, config, store })
+}
+
+/// Opens the embedded store in `dir` (with the kill -9 tests' crash hook, in debug builds).
+pub(super) fn open_store(dir: &Path) -> Result<SledStore, StoreError> {
+    let mut config = SledConfig::new(dir);
+    config.crash_hook = crash_hooks().0;
+    SledStore::open(config)
+}
+
+/// The crash hooks of `WEIR_CRASH_AT=<point>:<k>` (reliability-tests.md R1), read once per
+/// process, and only by debug builds: a release `weir` never crashes on purpose.
+pub(super) fn crash_hooks() -> (Option<CrashHook>, Option<InterpHook>) {
+    #[cfg(debug_assertions)]
+    {
+        static HOOKS: std::sync::OnceLock<(Option<CrashHook>, Option<InterpHook>)> =
+            std::sync::OnceLock::new();
+        HOOKS.get_or_init(weir_runtime::interp::hooks_from_env).clone()
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        (None, None)
+    }
 }

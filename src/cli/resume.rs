@@ -47,7 +47,9 @@ pub fn run(args: ResumeArgs) -> u8 {
         }
     };
     let clock = SystemClock;
-    let interp = Interpreter::new(&project.store, &clock).with_project(&project.config, &project.dir);
+    let interp = Interpreter::new(&project.store, &clock)
+        .with_project(&project.config, &project.dir)
+        .with_crash_hook(project::crash_hooks().1);
     if let Some(id) = one {
         let mut progress = progress(args.json);
         return match interp.program(id).and_then(|bytecode| interp.resume(id, &bytecode, &mut progress)) {

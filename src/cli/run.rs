@@ -7,12 +7,12 @@
 
 use super::build::compile_file;
 use super::outcome::{EXIT_STORE, exit_codes, progress, report};
-use super::usage_error;
+use super::{project, usage_error};
 use clap::Args;
 use std::path::PathBuf;
 use weir_bytecode::Value;
 use weir_runtime::interp::{InterpError, Interpreter, SystemClock, find_person};
-use weir_runtime::store::{RunId, SledStore, Store};
+use weir_runtime::store::{RunId, Store};
 
 /// Run a flow now, in the foreground.
 #[derive(Args)]
@@ -70,7 +70,7 @@ pub fn run(args: RunArgs) -> u8 {
         Some(Ok(uuid)) => Some(RunId(uuid)),
         Some(Err(_)) => return usage_error("--id takes a UUID"),
     };
-    let store = match SledStore::open_dir(compiled.project.join(".weir")) {
+    let store = match project::open_store(&compiled.project.join(".weir")) {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");
@@ -87,11 +87,19 @@ pub fn run(args: RunArgs) -> u8 {
         },
         None => None,
     };
-    let interp = Interpreter::new(&store, &clock).with_project(config, &compiled.project);
+    let interp = Interpreter::new(&store, &clock)
+        .with_project(config, &compiled.project)
+        .with_crash_hook(project::crash_hooks().1);
     let mut progress = progress(args.json);
     let existing = id.filter(|id| store.run(*id).ok().flatten().is_some());
     let result = match existing {
-        Some(id) => interp.resume(id, bytecode, &mut progress).map(|o| (id, o)),
+        Some(id) => match interp.resume(id, bytecode, &mut progress) {
+            // Created, but its start was never journaled (a crash in between): start it now.
+            Err(InterpError::Journal(_)) => {
+                interp.start_as(bytecode, input, Some(id), initiator.as_deref(), &mut progress)
+            }
+            other => other.map(|o| (id, o)),
+        },
         None => interp.start_as(bytecode, input, id, initiator.as_deref(), &mut progress),
     };
     let (id, outcome) = match result {

@@ -7,6 +7,7 @@ mod concurrency;
 mod corpus;
 mod docs;
 mod fmt;
+mod kill9;
 mod lower;
 mod output;
 mod parallel;

@@ -241,6 +241,7 @@ impl Interpreter<'_> {
         // crash right after), `weir resume` finds it among the unfinished runs.
         let status = Some(crate::store::RunStatus::Running);
         self.store.append(id, &Append { at_ms: vote.at_ms, events: vec![event], status })?;
+        self.crash_point(super::InterpPoint::AfterVote);
         Ok(vote)
     }
 

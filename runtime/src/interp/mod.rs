@@ -23,12 +23,14 @@
 mod approval;
 mod callback;
 mod concurrency;
+mod crash;
 mod parallel;
 mod replay;
 mod saga;
 
 pub use approval::{ApprovalRequest, Decide, Vote, Waiting, find_person};
 pub use callback::{DEFAULT_SERVER_URL, check_post, token_of};
+pub use crash::{InterpHook, InterpPoint, hooks_from_env};
 pub use replay::{Divergence, ReplayReport};
 
 use crate::store::{Append, Event, EventKind, NewEvent, NewRun, RunId, RunStatus, StepId, Store, StoreError};
@@ -208,6 +210,8 @@ pub struct Interpreter<'a> {
     http: std::sync::OnceLock<Result<(crate::exec::http::HttpExecutor, tokio::runtime::Runtime), String>>,
     /// When replaying: the journal that answers for the outside world (`replay.rs`).
     replay: Option<&'a replay::Oracle>,
+    /// Called at named crash points (kill -9 tests).
+    crash: Option<InterpHook>,
 }
 
 /// What control does after an instruction.
@@ -221,7 +225,14 @@ enum Flow {
 impl<'a> Interpreter<'a> {
     /// An interpreter over a store and a clock.
     pub fn new(store: &'a dyn Store, clock: &'a dyn Clock) -> Interpreter<'a> {
-        Interpreter { store, clock, project: None, http: std::sync::OnceLock::new(), replay: None }
+        Interpreter {
+            store,
+            clock,
+            project: None,
+            http: std::sync::OnceLock::new(),
+            replay: None,
+            crash: None,
+        }
     }
 
     /// Steps reach the outside world through the connections and secrets of this weir.toml
@@ -233,6 +244,19 @@ impl<'a> Interpreter<'a> {
     ) -> Interpreter<'a> {
         self.project = Some((config, root));
         self
+    }
+
+    /// Calls `hook` at the interpreter's named crash points (kill -9 tests).
+    pub fn with_crash_hook(mut self, hook: Option<InterpHook>) -> Interpreter<'a> {
+        self.crash = hook;
+        self
+    }
+
+    /// Reached a named crash point.
+    fn crash_point(&self, point: InterpPoint) {
+        if let Some(hook) = &self.crash {
+            hook(point);
+        }
     }
 
     /// Create a run of `bytecode` with `input` (a record; defaults are applied) and drive it.
@@ -265,7 +289,12 @@ impl<'a> Interpreter<'a> {
         let now = self.clock.now_ms();
         let program = self.store.put_resource(PROGRAM_MEDIA_TYPE, &encoded, now)?;
         let id = id.unwrap_or_else(|| RunId::generate(now));
-        self.store.create_run(&NewRun { id, flow: bytecode.header.slug.clone(), created_at_ms: now })?;
+        // A run created by an earlier process that stopped before journaling its start is
+        // started now, under its id.
+        let created = self.store.run(id)?;
+        if !created.is_some_and(|r| r.flow == bytecode.header.slug && r.journal_len == 0) {
+            self.store.create_run(&NewRun { id, flow: bytecode.header.slug.clone(), created_at_ms: now })?;
+        }
         let payload = serde_json::to_vec(&input).unwrap_or_default();
         let mut events = vec![
             NewEvent { step: StepId::new("@run", 0, 0), kind: EventKind::RunStarted, payload },
@@ -951,6 +980,7 @@ impl Run<'_, '_, '_> {
         };
         self.interp.clock.sleep_until(self.deadline.map_or(due, |d| d.min(due)));
         self.check_deadline()?;
+        self.interp.crash_point(InterpPoint::BeforeTimerFired);
         self.append(vec![NewEvent { step: id, kind: EventKind::TimerFired, payload: Vec::new() }])
     }
 
@@ -1094,8 +1124,14 @@ impl Run<'_, '_, '_> {
             Err(message) => return self.step_failed(id, "HTTP-CONNECT", message.clone()),
         };
         loop {
+            if effectful {
+                self.interp.crash_point(InterpPoint::AfterStarted);
+            }
             match runtime.block_on(executor.execute(&connection, request.clone())) {
-                Ok(response) => return Ok(response_value(response)),
+                Ok(response) => {
+                    self.interp.crash_point(InterpPoint::AfterEffect);
+                    return Ok(response_value(response));
+                }
                 Err(error) => {
                     let transient = error.class == crate::exec::ErrorClass::Transient;
                     // `retry N` without `on` retries transient errors.

@@ -117,6 +117,7 @@ impl Run<'_, '_, '_> {
                         child.locals.extend(unit.local.clone());
                         child.loops.extend(unit.iteration);
                         let result = child.block(unit.body);
+                        interp.crash_point(super::InterpPoint::InParallel);
                         let result = match child.pending() {
                             Err(stop) => Err(stop),
                             Ok(()) => result,
