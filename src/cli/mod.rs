@@ -16,6 +16,7 @@ mod outcome;
 mod parse;
 mod project;
 mod replay;
+mod resolve;
 mod resume;
 mod run;
 mod runs;
@@ -62,6 +63,7 @@ enum Command {
     #[command(about = "Reject a paused run's approval, then continue the run")]
     Reject(decide::DecideArgs),
     Resume(resume::ResumeArgs),
+    Resolve(resolve::ResolveArgs),
     Callback(callback::CallbackArgs),
     Replay(replay::ReplayArgs),
     Disasm(disasm::DisasmArgs),
@@ -91,6 +93,7 @@ pub fn run() -> ExitCode {
         Command::Approve(args) => decide::run(args, true),
         Command::Reject(args) => decide::run(args, false),
         Command::Resume(args) => resume::run(args),
+        Command::Resolve(args) => resolve::run(args),
         Command::Callback(args) => callback::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Disasm(args) => disasm::run(args),

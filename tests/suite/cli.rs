@@ -29,7 +29,7 @@ fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
     for command in [
         "check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel", "approve",
-        "reject", "resume", "callback", "replay",
+        "reject", "resume", "callback", "replay", "resolve",
     ] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
@@ -675,4 +675,71 @@ fn a_run_over_the_concurrency_limit_queues_and_resume_starts_it() {
         .assert()
         .success()
         .stdout(predicate::str::contains("paused: approval `go`"));
+}
+
+/// A server on 127.0.0.1 answering `{"id": 7}` to everything; counts requests.
+fn counting_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                }
+            }
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = r#"{"id": 7}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, count)
+}
+
+#[test]
+fn resolve_decides_a_write_whose_outcome_is_unknown() {
+    let (port, count) = counting_server();
+    let toml = format!(
+        "[connections.local]\ntype = \"http\"\nbase_url = \"http://127.0.0.1:{port}\"\nallow_private_network = true\n"
+    );
+    let flow = "flow poster {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  step send = http POST \"/notes\" {\n    connection local\n    body { note: \"hi\" }\n    output { id: int }\n  }\n  output { id: send.body.id }\n}\n";
+    let dir = dir_with(&[("weir.toml", &toml), ("poster.flow", flow)]);
+    let id = "01900000-0000-7000-8000-00000000000a";
+    // The process dies right after the response arrived, before its outcome is journaled.
+    let output = weir()
+        .current_dir(dir.path())
+        .env("WEIR_CRASH_AT", "after-effect:1")
+        .args(["run", "poster.flow", "--id", id])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), None, "killed by its crash point");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    weir()
+        .current_dir(dir.path())
+        .args(["resume", id])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains("needs a decision: step send was started"));
+    weir().current_dir(dir.path()).args(["resolve", id, "--retry"]).assert().success().stdout(
+        predicate::str::contains("step send will be sent again")
+            .and(predicate::str::contains("succeeded: { id: 7 }")),
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2, "sent again only when a person said so");
+    weir()
+        .current_dir(dir.path())
+        .args(["resolve", id, "--done"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not waiting for a decision"));
 }

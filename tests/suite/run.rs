@@ -384,3 +384,70 @@ fn after_a_for_its_steps_are_lists_and_prev_reads_the_last_iteration() {
     ]);
     assert_eq!(outcome, Outcome::Succeeded(expected));
 }
+
+/// A run of the unkeyed poster stopped right after its request went out: it resumes to
+/// `needs_decision`. Returns the store, the run and the server's request log.
+/// What [`needs_decision`] leaves: the store, the run, its program and config, the server's log.
+type Stopped = (FaultStore<MemoryStore>, weir_runtime::store::RunId, Bytecode, weir_config::Config, Seen);
+
+/// Requests the notes server saw (their idempotency keys).
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn needs_decision() -> Stopped {
+    let (port, seen) = notes_server();
+    let config = local_config(port);
+    let bytecode = compile_text(&poster(false), &config);
+    let root = std::path::PathBuf::from(".");
+    for n in 1..30u64 {
+        let plan = FaultPlan::new(n).fail_at(n, FaultMode::Transient);
+        let store = FaultStore::new(plan, Box::new(|| Ok(MemoryStore::new()))).expect("store");
+        let clock = TestClock::new();
+        let interp = Interpreter::new(&store, &clock).with_project(&config, &root);
+        if interp.start(&bytecode, Value::Record(Vec::new()), None, &mut |_| {}).is_ok() {
+            continue;
+        }
+        store.reopen().expect("reopen");
+        let Some(run) = store.find_runs(&Default::default()).expect("runs").first().map(|r| r.id) else {
+            continue;
+        };
+        if let Ok(Outcome::NeedsDecision { .. }) = interp.resume(run, &bytecode, &mut |_| {}) {
+            drop(interp);
+            return (store, run, bytecode, config, seen);
+        }
+    }
+    panic!("no fault stopped the run between its request and its outcome");
+}
+
+#[test]
+fn a_person_resolves_an_unknown_outcome_by_retrying_or_marking_it_done() {
+    use weir_runtime::interp::Resolution;
+    let root = std::path::PathBuf::from(".");
+    // Retry: the write is sent again as a new attempt.
+    let (store, run, bytecode, config, seen) = needs_decision();
+    let clock = TestClock::new();
+    let interp = Interpreter::new(&store, &clock).with_project(&config, &root);
+    let before = seen.lock().expect("seen").len();
+    assert_eq!(interp.resolve(run, &Resolution::Retry).expect("retry"), "send");
+    let outcome = interp.resume(run, &bytecode, &mut |_| {}).expect("resume");
+    assert!(matches!(outcome, Outcome::Succeeded(_)), "{outcome:?}");
+    assert_eq!(seen.lock().expect("seen").len(), before + 1);
+    super::replay::assert_replays(&store, &config, run);
+
+    // Done: nothing is sent; the step has the output the person gave.
+    let (store, run, bytecode, config, seen) = needs_decision();
+    let interp = Interpreter::new(&store, &clock).with_project(&config, &root);
+    let before = seen.lock().expect("seen").len();
+    let output = weir_bytecode::eval::parse_json(r#"{"status": 201, "headers": {}, "body": {"id": 9}}"#)
+        .expect("json");
+    interp.resolve(run, &Resolution::Done(output)).expect("done");
+    let outcome = interp.resume(run, &bytecode, &mut |_| {}).expect("resume");
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded(Value::record([("status", Value::Int(201)), ("id", Value::Int(9))]))
+    );
+    assert_eq!(seen.lock().expect("seen").len(), before);
+    super::replay::assert_replays(&store, &config, run);
+    // A run that is not waiting for a decision is refused.
+    let refused = interp.resolve(run, &Resolution::Retry).expect_err("finished");
+    assert_eq!(refused.code(), "RUN-DECISION");
+}

@@ -26,12 +26,14 @@ mod concurrency;
 mod crash;
 mod parallel;
 mod replay;
+mod resolve;
 mod saga;
 
 pub use approval::{ApprovalRequest, Decide, Vote, Waiting, find_person};
 pub use callback::{DEFAULT_SERVER_URL, check_post, token_of};
 pub use crash::{InterpHook, InterpPoint, hooks_from_env};
 pub use replay::{Divergence, ReplayReport};
+pub use resolve::Resolution;
 
 use crate::store::{Append, Event, EventKind, NewEvent, NewRun, RunId, RunStatus, StepId, Store, StoreError};
 use std::borrow::Cow;
