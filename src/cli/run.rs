@@ -2,7 +2,7 @@
 //! check and compile a flow, then run it in the foreground on the project's embedded store
 //! (`.weir/` next to weir.toml): each step is journaled as it ends, timers are slept
 //! through, a run that reaches an approval exits "paused", and the exit code says how the
-//! run ended. The journal survives the process: a run stopped by a crash is continued by
+//! run ended; `--detach` journals the start and exits, and `weir resume` drives the run. The journal survives the process: a run stopped by a crash is continued by
 //! `weir resume` (or by running it again with the same `--id`) (docs/runtime.md).
 
 use super::build::compile_file;
@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// initiator (`not initiator` keeps them from approving it).
     #[arg(long = "as", value_name = "PERSON")]
     initiator: Option<String>,
+    /// Journal the run's start and exit without running it: `weir resume` drives it.
+    #[arg(long)]
+    detach: bool,
     /// Print the outcome as JSON (`{ "run", "status", "output" | "error" }`); progress goes
     /// to stderr.
     #[arg(long)]
@@ -92,6 +95,31 @@ pub fn run(args: RunArgs) -> u8 {
         .with_crash_hook(project::crash_hooks().1);
     let mut progress = progress(args.json);
     let existing = id.filter(|id| store.run(*id).ok().flatten().is_some());
+    if args.detach {
+        let started = match existing {
+            Some(id) => Ok(id),
+            None => interp.start_detached(bytecode, input, id, initiator.as_deref()),
+        };
+        return match started {
+            Ok(id) => {
+                let document = serde_json::json!({ "run": id.0.to_string(), "status": "queued" });
+                if args.json {
+                    super::print(&format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&document).unwrap_or_default()
+                    ));
+                } else {
+                    super::print(&format!("run {} started, detached: `weir resume` drives it\n", id.0));
+                }
+                super::EXIT_OK
+            }
+            Err(InterpError::Store(e)) => {
+                eprintln!("error: {e}");
+                EXIT_STORE
+            }
+            Err(e) => usage_error(&e.to_string()),
+        };
+    }
     let result = match existing {
         Some(id) => match interp.resume(id, bytecode, &mut progress) {
             // Created, but its start was never journaled (a crash in between): start it now.

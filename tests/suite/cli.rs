@@ -743,3 +743,24 @@ fn resolve_decides_a_write_whose_outcome_is_unknown() {
         .code(2)
         .stderr(predicate::str::contains("not waiting for a decision"));
 }
+
+#[test]
+fn run_detach_journals_the_start_and_resume_drives_it() {
+    let dir = dir_with(&[("clean.flow", CLEAN)]);
+    let output = weir()
+        .current_dir(dir.path())
+        .args(["run", "clean.flow", "--detach", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(document["status"], "queued");
+    let id = document["run"].as_str().expect("id").to_string();
+    weir()
+        .current_dir(dir.path())
+        .arg("resume")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("run {id} succeeded: {{ a: 3 }}")));
+    weir().current_dir(dir.path()).arg("resume").assert().success().stdout("nothing to resume\n");
+}

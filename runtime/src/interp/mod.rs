@@ -283,6 +283,32 @@ impl<'a> Interpreter<'a> {
         initiator: Option<&str>,
         report: &mut dyn FnMut(&str),
     ) -> Result<(RunId, Outcome), InterpError> {
+        let id = self.create(bytecode, input, id, initiator, RunStatus::Running)?;
+        let outcome = self.drive(id, bytecode, report)?;
+        Ok((id, outcome))
+    }
+
+    /// Journals a run's start without driving it (`weir run --detach`): it waits `queued`
+    /// until `weir resume` drives it.
+    pub fn start_detached(
+        &self,
+        bytecode: &Bytecode,
+        input: Value,
+        id: Option<RunId>,
+        initiator: Option<&str>,
+    ) -> Result<RunId, InterpError> {
+        self.create(bytecode, input, id, initiator, RunStatus::Queued)
+    }
+
+    /// Creates a run and journals its start (input, pinned program, initiator, deadline).
+    fn create(
+        &self,
+        bytecode: &Bytecode,
+        input: Value,
+        id: Option<RunId>,
+        initiator: Option<&str>,
+        status: RunStatus,
+    ) -> Result<RunId, InterpError> {
         if let Some(what) = unsupported(&bytecode.program) {
             return Err(InterpError::Unsupported(what));
         }
@@ -326,9 +352,8 @@ impl<'a> Interpreter<'a> {
                 payload: serde_json::to_vec(person).unwrap_or_default(),
             });
         }
-        self.store.append(id, &Append { at_ms: now, events, status: Some(RunStatus::Running) })?;
-        let outcome = self.drive(id, bytecode, report)?;
-        Ok((id, outcome))
+        self.store.append(id, &Append { at_ms: now, events, status: Some(status) })?;
+        Ok(id)
     }
 
     /// The program a run started with (stored by [`Interpreter::start_as`]), verified.
