@@ -18,6 +18,7 @@ mod project;
 mod replay;
 mod resolve;
 mod resume;
+mod retry;
 mod run;
 mod runs;
 
@@ -64,6 +65,7 @@ enum Command {
     Reject(decide::DecideArgs),
     Resume(resume::ResumeArgs),
     Resolve(resolve::ResolveArgs),
+    Retry(retry::RetryArgs),
     Callback(callback::CallbackArgs),
     Replay(replay::ReplayArgs),
     Disasm(disasm::DisasmArgs),
@@ -94,6 +96,7 @@ pub fn run() -> ExitCode {
         Command::Reject(args) => decide::run(args, false),
         Command::Resume(args) => resume::run(args),
         Command::Resolve(args) => resolve::run(args),
+        Command::Retry(args) => retry::run(args),
         Command::Callback(args) => callback::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Disasm(args) => disasm::run(args),

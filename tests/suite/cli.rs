@@ -29,7 +29,7 @@ fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
     for command in [
         "check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel", "approve",
-        "reject", "resume", "callback", "replay", "resolve",
+        "reject", "resume", "callback", "replay", "resolve", "retry",
     ] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
@@ -763,4 +763,29 @@ fn run_detach_journals_the_start_and_resume_drives_it() {
         .success()
         .stdout(predicate::str::contains(format!("run {id} succeeded: {{ a: 3 }}")));
     weir().current_dir(dir.path()).arg("resume").assert().success().stdout("nothing to resume\n");
+}
+
+#[test]
+fn retry_starts_a_linked_run_from_the_failed_step() {
+    let flow = "flow doomed {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  step a = function { value 1 }\n  fail \"always\" code \"always\"\n}\n";
+    let dir = dir_with(&[("doomed.flow", flow)]);
+    let output = weir().current_dir(dir.path()).args(["run", "doomed.flow", "--json"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let id = document["run"].as_str().expect("id").to_string();
+    // A deterministic failure fails again, in a new run linked to the first.
+    let output = weir().current_dir(dir.path()).args(["retry", &id, "--json"]).output().expect("retry");
+    assert_eq!(output.status.code(), Some(1));
+    let again: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_ne!(again["run"], document["run"]);
+    assert_eq!(again["error"]["code"], "always");
+    let runs = weir().current_dir(dir.path()).args(["runs", "--json"]).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("json");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2));
+    weir()
+        .current_dir(dir.path())
+        .args(["retry", "01900000-0000-7000-8000-0000000000ff"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no run"));
 }

@@ -11,7 +11,7 @@ use weir_runtime::store::{Event, EventKind, FaultMode, FaultPlan, FaultStore, Me
 
 /// A server on 127.0.0.1 answering each request with the next status of `script` (then
 /// 200), `{"n": COUNT}` as body; it counts requests.
-fn flaky_server(script: Vec<u16>) -> (u16, Arc<Mutex<usize>>) {
+pub(super) fn flaky_server(script: Vec<u16>) -> (u16, Arc<Mutex<usize>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -166,4 +166,42 @@ fn a_run_stopped_between_attempts_goes_on_with_the_next_attempt() {
         }
     }
     assert!(resumed >= 10, "only {resumed} faults hit the run");
+}
+
+#[test]
+fn retry_runs_a_failed_run_again_from_its_failed_step_as_a_linked_run() {
+    // `first` succeeds; `fetch` fails once with a 400 (not retried), then works.
+    let (port, count) = flaky_server(vec![200, 400]);
+    let toml = format!(
+        "[connections.local]\ntype = \"http\"\nbase_url = \"http://127.0.0.1:{port}\"\nallow_private_network = true\n"
+    );
+    let (config, _) = weir_config::parse_bytes(toml.as_bytes());
+    let text = "flow twice {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n  timeout 1h\n\n  step first = http POST \"/first\" {\n    connection local\n    idempotency_key \"{run.id}/first\"\n    max_body 1000\n  }\n  step fetch = http GET \"/status\" {\n    connection local\n    max_body 1000\n    retry 2 backoff exponential(1s, max 10s)\n  }\n  output { first: first.body.n, fetch: fetch.body.n }\n}\n";
+    let parsed = weir_grammar::parse(text);
+    let flow = parsed.file.flows().next().expect("a flow");
+    let bytecode = weir_compiler::lower::lower_flow(flow, text, Some(&config), None).expect("lowers");
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let interp = Interpreter::new(&store, &clock).with_project(&config, std::path::Path::new("."));
+    let (failed, outcome) =
+        interp.start(&bytecode, Value::record::<&str>([]), None, &mut |_| {}).expect("run");
+    let Outcome::Failed(error) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(error.step, "fetch");
+    // Only the failed run can be retried, and only once it failed.
+    let (retried, outcome) = interp.retry(failed, None, &mut |_| {}).expect("retry");
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded(Value::record([("first", Value::Int(1)), ("fetch", Value::Int(3))]))
+    );
+    assert_eq!(*count.lock().expect("count"), 3, "`first` was not sent again");
+    let journal = store.journal(retried, 0).expect("journal");
+    let link = journal.iter().find(|e| e.step.path == "@run/retry_of").expect("linked");
+    assert_eq!(serde_json::from_slice::<String>(&link.payload).expect("id"), failed.0.to_string());
+    assert_eq!(
+        store.run(failed).expect("run").expect("exists").status,
+        weir_runtime::store::RunStatus::Failed
+    );
+    let refused = interp.retry(retried, None, &mut |_| {}).expect_err("a succeeded run");
+    assert_eq!(refused.code(), "RUN-DECISION");
+    super::replay::assert_replays(&store, &config, retried);
 }

@@ -27,6 +27,7 @@ mod crash;
 mod parallel;
 mod replay;
 mod resolve;
+mod retry;
 mod saga;
 
 pub use approval::{ApprovalRequest, Decide, Vote, Waiting, find_person};
