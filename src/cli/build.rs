@@ -40,6 +40,36 @@ pub(super) struct Compiled {
     pub config: Option<weir_config::Config>,
 }
 
+/// The project's flows under `dir` that check without errors, compiled: what `call` steps
+/// resolve against at run time. Empty when no flow of the project calls another (the text
+/// is searched first, so projects without calls pay nothing).
+pub(super) fn compile_library(
+    dir: &Path,
+    config: Option<&weir_config::Config>,
+) -> Vec<weir_bytecode::Bytecode> {
+    let files = discover(&[dir.to_path_buf()]).unwrap_or_default();
+    let sources: Vec<_> = files.iter().filter_map(|p| read_source(p).ok()).collect();
+    if !sources.iter().any(|s| String::from_utf8_lossy(&s.bytes).contains("call ")) {
+        return Vec::new();
+    }
+    let library = Library::new(sources.iter().flat_map(flows));
+    let options = CheckOptions::default();
+    let mut out = Vec::new();
+    for source in &sources {
+        let checked = check_source(source, config, &library, false, &options);
+        if checked.diagnostics.iter().any(Diagnostic::is_error) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&source.bytes);
+        for flow in flows(source) {
+            if let Ok(bytecode) = weir_compiler::lower::lower_flow(flow, &text, config, Some(&library)) {
+                out.push(bytecode);
+            }
+        }
+    }
+    out
+}
+
 /// Check `file` exactly as `weir check` does (diagnostics go to stderr) and compile its
 /// flows; `Err` holds the exit code when there were errors or the file cannot be read.
 pub(super) fn compile_file(file: &Path) -> Result<Compiled, u8> {

@@ -48,7 +48,9 @@ pub fn run(args: CallbackArgs) -> u8 {
         }
     };
     let clock = SystemClock;
+    let library = super::build::compile_library(&project.dir, Some(&project.config));
     let interp = Interpreter::new(&project.store, &clock)
+        .with_library(&library)
         .with_project(&project.config, &project.dir)
         .with_crash_hook(project::crash_hooks().1);
     let hash = TokenHash::of(token.as_bytes());
@@ -101,7 +103,10 @@ pub fn run(args: CallbackArgs) -> u8 {
     }
     let mut progress = progress(args.json);
     match interp.resume(record.run, &bytecode, &mut progress) {
-        Ok(outcome) => report(record.run, &outcome, args.json),
+        Ok(outcome) => {
+            let code = report(record.run, &outcome, args.json);
+            super::outcome::continue_callers(&interp, record.run, code, &outcome, args.json)
+        }
         Err(InterpError::Store(e)) => {
             eprintln!("error: {e} (the post is kept; continue with `weir resume {}`)", record.run.0);
             EXIT_STORE

@@ -62,7 +62,9 @@ pub fn run(args: DecideArgs, approve: bool) -> u8 {
         }
     };
     let clock = SystemClock;
+    let library = super::build::compile_library(&project.dir, Some(&project.config));
     let interp = Interpreter::new(&project.store, &clock)
+        .with_library(&library)
         .with_project(&project.config, &project.dir)
         .with_crash_hook(project::crash_hooks().1);
     let bytecode = match interp.program(id) {
@@ -99,7 +101,10 @@ pub fn run(args: DecideArgs, approve: bool) -> u8 {
     }
     let mut progress = progress(args.json);
     match interp.resume(id, &bytecode, &mut progress) {
-        Ok(outcome) => report(id, &outcome, args.json),
+        Ok(outcome) => {
+            let code = report(id, &outcome, args.json);
+            super::outcome::continue_callers(&interp, id, code, &outcome, args.json)
+        }
         Err(InterpError::Store(e)) => {
             eprintln!("error: {e} (the decision is journaled; continue with `weir resume {uuid}`)");
             EXIT_STORE

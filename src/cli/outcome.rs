@@ -105,15 +105,60 @@ pub(super) fn describe(id: RunId, outcome: &Outcome) -> (u8, serde_json::Value, 
     (code, document, text)
 }
 
+/// After a drive that finished a run another run called, drive the caller on, and say how
+/// that went (its exit code), up the chain of callers.
+pub(super) fn continue_callers(
+    interp: &weir_runtime::interp::Interpreter<'_>,
+    mut id: RunId,
+    mut code: u8,
+    outcome: &Outcome,
+    json: bool,
+) -> u8 {
+    let mut finished =
+        !matches!(outcome, Outcome::Paused(_) | Outcome::Queued { .. } | Outcome::NeedsDecision { .. });
+    while finished {
+        let Ok(Some(parent)) = interp.parent_of(id) else { break };
+        let mut progress = progress(json);
+        let driven =
+            interp.program(parent).and_then(|bytecode| interp.resume(parent, &bytecode, &mut progress));
+        match driven {
+            Ok(outcome) => {
+                code = report(parent, &outcome, json);
+                finished = !matches!(
+                    outcome,
+                    Outcome::Paused(_) | Outcome::Queued { .. } | Outcome::NeedsDecision { .. }
+                );
+                id = parent;
+            }
+            Err(e) => {
+                eprintln!("error: the calling run {}: {e} (continue it with `weir resume`)", parent.0);
+                break;
+            }
+        }
+    }
+    code
+}
+
 /// What a paused run waits for, and the commands that continue it.
 fn paused(run: &str, waiting: &Waiting) -> String {
+    // The run that waits may be one this run called: decisions go to that one.
+    let (decide, within) = match &waiting.run {
+        Some(child) if child != run => (child.as_str(), format!(" in the called run {child}")),
+        _ => (run, String::new()),
+    };
     let due = i64::try_from(waiting.due_at_ms)
         .ok()
         .and_then(weir_bytecode::value::format_time_rfc3339)
         .unwrap_or_else(|| waiting.due_at_ms.to_string());
+    if waiting.kind == "call" {
+        return format!(
+            "run {run} paused: step `{}` called run {decide}, which waits for a concurrency slot; `weir resume` starts it\n",
+            waiting.step
+        );
+    }
     if let Some(url) = &waiting.url {
         return format!(
-            "run {run} paused: step `{}` waits for a post to callback `{}` (times out at {due})\n  post:    weir callback {url} --json-body '{{…}}'\n",
+            "run {run} paused: step `{}`{within} waits for a post to callback `{}` (times out at {due})\n  post:    weir callback {url} --json-body '{{…}}'\n",
             waiting.step, waiting.name
         );
     }
@@ -128,7 +173,7 @@ fn paused(run: &str, waiting: &Waiting) -> String {
         format!("; not {}", waiting.excluded.join(", "))
     };
     let mut text = format!(
-        "run {run} paused: approval `{}` waits for {who} ({} of {} approvals{not}; times out at {due})\n",
+        "run {run} paused: approval `{}`{within} waits for {who} ({} of {} approvals{not}; times out at {due})\n",
         waiting.name, waiting.approvals, waiting.min
     );
     if let Some(summary) = &waiting.summary {
@@ -139,8 +184,11 @@ fn paused(run: &str, waiting: &Waiting) -> String {
         _ => "PERSON",
     };
     let inputs: String = waiting.inputs.iter().map(|name| format!(" --input {name}=VALUE")).collect();
-    text.push_str(&format!("  approve: weir approve {run} {} --as {person}{inputs}\n", waiting.name));
-    text.push_str(&format!("  reject:  weir reject {run} {} --as {person} --reason \"…\"\n", waiting.name));
+    text.push_str(&format!("  approve: weir approve {decide} {} --as {person}{inputs}\n", waiting.name));
+    text.push_str(&format!(
+        "  reject:  weir reject {decide} {} --as {person} --reason \"…\"\n",
+        waiting.name
+    ));
     text
 }
 

@@ -58,7 +58,9 @@ pub fn run(args: ResolveArgs) -> u8 {
         }
     };
     let clock = SystemClock;
+    let library = super::build::compile_library(&project.dir, Some(&project.config));
     let interp = Interpreter::new(&project.store, &clock)
+        .with_library(&library)
         .with_project(&project.config, &project.dir)
         .with_crash_hook(project::crash_hooks().1);
     let bytecode = match interp.program(id) {

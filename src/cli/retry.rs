@@ -44,7 +44,9 @@ pub fn run(args: RetryArgs) -> u8 {
         }
     };
     let clock = SystemClock;
+    let library = super::build::compile_library(&project.dir, Some(&project.config));
     let interp = Interpreter::new(&project.store, &clock)
+        .with_library(&library)
         .with_project(&project.config, &project.dir)
         .with_crash_hook(project::crash_hooks().1);
     let mut progress = progress(args.json);

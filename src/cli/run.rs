@@ -90,7 +90,9 @@ pub fn run(args: RunArgs) -> u8 {
         },
         None => None,
     };
+    let library = super::build::compile_library(&compiled.project, compiled.config.as_ref());
     let interp = Interpreter::new(&store, &clock)
+        .with_library(&library)
         .with_project(config, &compiled.project)
         .with_crash_hook(project::crash_hooks().1);
     let mut progress = progress(args.json);

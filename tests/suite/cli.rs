@@ -789,3 +789,25 @@ fn retry_starts_a_linked_run_from_the_failed_step() {
         .code(1)
         .stderr(predicate::str::contains("no run"));
 }
+
+#[test]
+fn run_resolves_a_call_against_the_projects_flows() {
+    let child = "flow double {\n  version \"1.1.0\"\n  concurrency unlimited because \"called by others\"\n  trigger manual\n  input { n: int }\n\n  output { twice: input.n * 2 }\n}\n";
+    let parent = "flow parent {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  step doubled = call double@^1 {\n    input { n: 21 }\n  }\n  output { result: doubled.twice }\n}\n";
+    let dir = dir_with(&[
+        ("weir.toml", "[project]\nname = \"calls\"\n"),
+        ("double.flow", child),
+        ("parent.flow", parent),
+    ]);
+    weir()
+        .current_dir(dir.path())
+        .args(["run", "parent.flow"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("call doubled starts double 1.1.0 as run"))
+        .stdout(predicate::str::contains("succeeded: { result: 42 }"));
+    let output = weir().current_dir(dir.path()).args(["runs", "--json"]).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "the parent and its child");
+    weir().current_dir(dir.path()).args(["replay", "--all"]).assert().success();
+}

@@ -2,6 +2,7 @@
 
 mod approvals;
 mod callbacks;
+mod calls;
 mod cli;
 mod concurrency;
 mod corpus;

@@ -41,6 +41,8 @@ pub struct Waiting {
     pub summary: Option<String>,
     /// For a callback: the URL a worker posts to.
     pub url: Option<String>,
+    /// The run that waits, when it is not this one but a run it called (decide that run).
+    pub run: Option<String>,
 }
 
 /// The request journaled when a run reaches an approval: everything a decider is shown and
@@ -469,6 +471,7 @@ impl Run<'_, '_, '_> {
                         due_at_ms: request.due_at_ms,
                         summary: request.summary.clone(),
                         url: None,
+                        run: None,
                     })));
                 }
                 let mut fields = vec![

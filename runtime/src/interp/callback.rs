@@ -230,6 +230,7 @@ impl Run<'_, '_, '_> {
                     due_at_ms: record.expires_at_ms,
                     summary: None,
                     url: Some(self.interp.callback_url(&token)),
+                    run: None,
                 })))
             }
         }

@@ -21,6 +21,7 @@
 //! a run with exactly the program it started with ([`Interpreter::program`]).
 
 mod approval;
+mod call;
 mod callback;
 mod concurrency;
 mod crash;
@@ -182,6 +183,9 @@ impl InterpError {
     }
 }
 
+/// The identity of a child run's link to the run and step that called it.
+const PARENT: &str = "@run/parent";
+
 /// The identity of a run's deadline timer (flow-level `timeout D`).
 const RUN_TIMEOUT: &str = "@run/timeout";
 
@@ -195,7 +199,6 @@ pub fn unsupported(program: &Program) -> Option<String> {
             StepKind::Action(action) if !matches!(action.family.as_str(), "function" | "kv" | "http") => {
                 format!("`{}` steps (`{}`)", action.family, step.id)
             }
-            StepKind::Call(_) => format!("`call` (`{}`)", step.id),
             _ => continue,
         };
         return Some(what);
@@ -215,6 +218,8 @@ pub struct Interpreter<'a> {
     replay: Option<&'a replay::Oracle>,
     /// Called at named crash points (kill -9 tests).
     crash: Option<InterpHook>,
+    /// The project's compiled flows, which `call` steps resolve against.
+    library: &'a [Bytecode],
 }
 
 /// What control does after an instruction.
@@ -235,6 +240,7 @@ impl<'a> Interpreter<'a> {
             http: std::sync::OnceLock::new(),
             replay: None,
             crash: None,
+            library: &[],
         }
     }
 
@@ -246,6 +252,12 @@ impl<'a> Interpreter<'a> {
         root: &'a std::path::Path,
     ) -> Interpreter<'a> {
         self.project = Some((config, root));
+        self
+    }
+
+    /// `call` steps resolve against these compiled flows (the project's).
+    pub fn with_library(mut self, library: &'a [Bytecode]) -> Interpreter<'a> {
+        self.library = library;
         self
     }
 
@@ -284,7 +296,7 @@ impl<'a> Interpreter<'a> {
         initiator: Option<&str>,
         report: &mut dyn FnMut(&str),
     ) -> Result<(RunId, Outcome), InterpError> {
-        let id = self.create(bytecode, input, id, initiator, RunStatus::Running)?;
+        let id = self.create(bytecode, input, id, initiator, None, RunStatus::Running)?;
         let outcome = self.drive(id, bytecode, report)?;
         Ok((id, outcome))
     }
@@ -298,7 +310,7 @@ impl<'a> Interpreter<'a> {
         id: Option<RunId>,
         initiator: Option<&str>,
     ) -> Result<RunId, InterpError> {
-        self.create(bytecode, input, id, initiator, RunStatus::Queued)
+        self.create(bytecode, input, id, initiator, None, RunStatus::Queued)
     }
 
     /// Creates a run and journals its start (input, pinned program, initiator, deadline).
@@ -308,6 +320,7 @@ impl<'a> Interpreter<'a> {
         input: Value,
         id: Option<RunId>,
         initiator: Option<&str>,
+        parent: Option<(RunId, &StepId)>,
         status: RunStatus,
     ) -> Result<RunId, InterpError> {
         if let Some(what) = unsupported(&bytecode.program) {
@@ -345,6 +358,14 @@ impl<'a> Interpreter<'a> {
                     payload: Vec::new(),
                 });
             }
+        }
+        if let Some((run, step)) = parent {
+            let link = serde_json::json!({ "run": run.0.to_string(), "step": step.path, "iteration": step.iteration });
+            events.push(NewEvent {
+                step: StepId::new(PARENT, 0, 0),
+                kind: EventKind::ValueRecorded,
+                payload: serde_json::to_vec(&link).unwrap_or_default(),
+            });
         }
         if let Some(person) = initiator {
             events.push(NewEvent {
@@ -444,6 +465,9 @@ impl<'a> Interpreter<'a> {
             .ok_or_else(|| InterpError::Journal(format!("run {id:?} has no start event")))?;
         // A run takes its concurrency slot before it first runs (or waits, queued).
         if let Some(outcome) = self.admit(id, bytecode, &journal, &input)? {
+            if matches!(outcome, Outcome::Skipped { .. }) {
+                self.wake_parent(id)?;
+            }
             return Ok(outcome);
         }
         // A paused (or queued) run is running again from here on.
@@ -557,6 +581,8 @@ impl<'a> Interpreter<'a> {
                 status: Some(status),
             },
         )?;
+        // A run called by another: the caller can go on.
+        self.wake_parent(id)?;
         Ok(outcome)
     }
 
@@ -1043,6 +1069,8 @@ impl Run<'_, '_, '_> {
             StepKind::Action(action) if action.family != "function" && self.interp.replay.is_some() => {
                 self.replayed_action(&id)?
             }
+            StepKind::Call(_) if self.interp.replay.is_some() => self.replayed_action(&id)?,
+            StepKind::Call(call) => self.call_step(call, &id)?,
             StepKind::Action(action) if action.family == "http" => self.http_step(action, &id)?,
             StepKind::Action(action) => match self.action(action) {
                 Ok(v) => v,
