@@ -40,3 +40,52 @@ fn a_committed_weirc_runs_without_the_compiler() {
     assert_eq!(output.field("first"), Some(&Value::String("hello, ada".into())));
     assert!(lines.iter().any(|l| l == "log \"hello, linus\""), "{lines:?}");
 }
+
+/// R7: the journal of a run of each committed format version replays on this runtime. The
+/// journal was written by the runtime of its time (`WEIR_BLESS=1` writes it again, for a new
+/// format version only: an old one must keep replaying as it is).
+#[test]
+fn golden_journals_of_each_format_version_replay() {
+    use weir_runtime::store::{Append, Event, NewEvent, NewRun, RunId, Store};
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    for (weirc, journal) in [("hello-v1.weirc", "hello-v1.journal.json")] {
+        let bytes = std::fs::read(format!("{data}/{weirc}")).expect("weirc");
+        let bytecode = weir_bytecode::decode(&bytes).expect("loads");
+        let path = format!("{data}/{journal}");
+        if std::env::var("WEIR_BLESS").is_ok() {
+            let store = MemoryStore::new();
+            let clock = Pinned(Mutex::new(1_767_225_600_000));
+            let (run, _) = Interpreter::new(&store, &clock)
+                .start(&bytecode, Value::Record(Vec::new()), Some(RunId::from_u128(1)), &mut |_| {})
+                .expect("runs");
+            let events = store.journal(run, 0).expect("journal");
+            std::fs::write(&path, serde_json::to_string_pretty(&events).expect("json")).expect("write");
+        }
+        let events: Vec<Event> =
+            serde_json::from_slice(&std::fs::read(&path).expect("golden journal")).expect("a journal");
+        let first = events.first().expect("events");
+        let store = MemoryStore::new();
+        store
+            .create_run(&NewRun {
+                id: first.run,
+                flow: bytecode.header.slug.clone(),
+                created_at_ms: first.at_ms,
+            })
+            .expect("create");
+        store.put_resource(weir_runtime::interp::PROGRAM_MEDIA_TYPE, &bytes, first.at_ms).expect("program");
+        for event in &events {
+            let new = NewEvent {
+                step: event.step.clone(),
+                kind: event.kind.clone(),
+                payload: event.payload.clone(),
+            };
+            store
+                .append(first.run, &Append { at_ms: event.at_ms, events: vec![new], status: None })
+                .expect("append");
+        }
+        let clock = Pinned(Mutex::new(0));
+        let report = Interpreter::new(&store, &clock).replay(first.run, Some(&bytecode)).expect("replay");
+        assert!(report.divergence.is_none(), "{journal}: {:?}", report.divergence);
+        assert!(report.compared >= 10, "{journal}: {report:?}");
+    }
+}

@@ -150,6 +150,12 @@ fn paused(run: &str, waiting: &Waiting) -> String {
         .ok()
         .and_then(weir_bytecode::value::format_time_rfc3339)
         .unwrap_or_else(|| waiting.due_at_ms.to_string());
+    if waiting.kind == "timer" {
+        return format!(
+            "run {run} paused: timer `{}` is due at {due}; `weir resume` wakes it then\n",
+            waiting.step
+        );
+    }
     if waiting.kind == "call" {
         return format!(
             "run {run} paused: step `{}` called run {decide}, which waits for a concurrency slot; `weir resume` starts it\n",

@@ -19,9 +19,11 @@ mod run;
 mod sagas;
 mod secrets;
 mod semantics;
+mod simulation;
 mod stdlib;
 mod tidy;
 mod timeouts;
+mod timers;
 mod ui;
 mod untrusted;
 

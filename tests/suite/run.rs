@@ -451,3 +451,48 @@ fn a_person_resolves_an_unknown_outcome_by_retrying_or_marking_it_done() {
     let refused = interp.resolve(run, &Resolution::Retry).expect_err("finished");
     assert_eq!(refused.code(), "RUN-DECISION");
 }
+
+#[test]
+fn a_power_cut_at_any_write_loses_nothing_acknowledged_and_the_run_ends_the_same() {
+    let bytecode = compile("tests/run/counter.flow");
+    let mut cut = 0;
+    for n in 1..60u64 {
+        let plan = FaultPlan::new(n).cut_power_at(n);
+        let store = FaultStore::new(plan, Box::new(|| Ok(MemoryStore::new()))).expect("fault store");
+        let clock = TestClock::new();
+        let interp = Interpreter::new(&store, &clock);
+        let id = weir_runtime::store::RunId::from_u128(21);
+        let mut stops = 0;
+        let outcome = loop {
+            let attempt = match store.run(id) {
+                Ok(Some(_)) => match interp.resume(id, &bytecode, &mut |_| {}) {
+                    Err(weir_runtime::interp::InterpError::Journal(_)) => {
+                        interp.start(&bytecode, input(), Some(id), &mut |_| {}).map(|(_, o)| o)
+                    }
+                    other => other,
+                },
+                Ok(None) => interp.start(&bytecode, input(), Some(id), &mut |_| {}).map(|(_, o)| o),
+                Err(e) => Err(weir_runtime::interp::InterpError::Store(e)),
+            };
+            match attempt {
+                Ok(outcome) => break outcome,
+                Err(weir_runtime::interp::InterpError::Store(_)) => {
+                    stops += 1;
+                    assert!(stops < 10, "power cut at {n}: the run never recovered");
+                    store.reopen().expect("reopen");
+                }
+                Err(e) => panic!("power cut at {n}: {e}"),
+            }
+        };
+        let Outcome::Succeeded(output) = &outcome else { panic!("power cut at {n}: {outcome:?}") };
+        assert_eq!(output.field("greeted"), Some(&Value::Int(2)), "power cut at {n}");
+        let counts = completed_per_step(&store, id);
+        assert!(counts.values().all(|&c| c == 1), "power cut at {n}: {counts:?}");
+        store.reopen().expect("reopen");
+        super::replay::assert_replays(&store, &weir_config::Config::default(), id);
+        if store.cuts() > 1 {
+            cut += 1;
+        }
+    }
+    assert!(cut >= 15, "only {cut} power cuts hit the run");
+}

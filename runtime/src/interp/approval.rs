@@ -388,6 +388,9 @@ impl Run<'_, '_, '_> {
 
     /// Journal the request when it is new, then decide from the votes and the clock.
     fn decide_now(&mut self, name: &str, approval: &ApprovalDef, id: &StepId) -> Result<Value, Stop> {
+        // Past the run's deadline nothing is decided any more, votes or not (the same in
+        // every drive once the deadline is journaled as passed).
+        self.check_deadline(id)?;
         let timer = StepId::new(format!("{}/timeout", id.path), id.iteration, 0);
         let digests = self.digests(approval)?;
         let request = match self.recorded(id, &EventKind::StepStarted) {
@@ -458,7 +461,7 @@ impl Run<'_, '_, '_> {
             }
             None => {
                 if self.interp.clock.now_ms() < request.due_at_ms {
-                    self.check_deadline()?;
+                    self.check_deadline(id)?;
                     return Err(Stop::Paused(Box::new(Waiting {
                         kind: "approval".into(),
                         name: name.to_string(),

@@ -207,7 +207,7 @@ impl Run<'_, '_, '_> {
                 Err(Stop::Failed(error))
             }
             CallbackState::Waiting => {
-                self.check_deadline()?;
+                self.check_deadline(id)?;
                 if !scheduled {
                     // Wakes `weir resume` just after the expiry, to fail the wait.
                     let due_at_ms = record.expires_at_ms.saturating_add(1);
@@ -246,6 +246,8 @@ impl Run<'_, '_, '_> {
             self.append(vec![NewEvent { step: timer.clone(), kind, payload: Vec::new() }])?;
         }
         let Some(outcome) = oracle.outcome(id) else {
+            // The original may have stopped here at the run's deadline.
+            self.check_deadline(id)?;
             return Err(Stop::Store(super::replay::stop(
                 oracle,
                 id,

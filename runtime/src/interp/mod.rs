@@ -220,6 +220,22 @@ pub struct Interpreter<'a> {
     crash: Option<InterpHook>,
     /// The project's compiled flows, which `call` steps resolve against.
     library: &'a [Bytecode],
+    /// Where `http` requests go instead of the network (a simulation's world).
+    transport: Option<&'a dyn Transport>,
+    /// Pause at a timer that is not due instead of sleeping through it (a scheduler wakes
+    /// the run; the foreground `weir run` sleeps).
+    pause_at_timers: bool,
+}
+
+/// Sends an `http` step's request: the network (reqwest, the default), or a stand-in a
+/// deterministic simulation controls.
+pub trait Transport: Send + Sync {
+    /// One attempt of a request over a connection.
+    fn send(
+        &self,
+        connection: &crate::exec::http::HttpConnection,
+        request: crate::exec::http::HttpRequest,
+    ) -> Result<crate::exec::http::HttpResponse, crate::exec::ExecError>;
 }
 
 /// What control does after an instruction.
@@ -241,6 +257,8 @@ impl<'a> Interpreter<'a> {
             replay: None,
             crash: None,
             library: &[],
+            transport: None,
+            pause_at_timers: false,
         }
     }
 
@@ -258,6 +276,19 @@ impl<'a> Interpreter<'a> {
     /// `call` steps resolve against these compiled flows (the project's).
     pub fn with_library(mut self, library: &'a [Bytecode]) -> Interpreter<'a> {
         self.library = library;
+        self
+    }
+
+    /// A timer that is not due pauses the run instead of sleeping through it: whoever drives
+    /// runs wakes it when `due_timers` lists it (a server, a scheduler, a test).
+    pub fn pausing_at_timers(mut self) -> Interpreter<'a> {
+        self.pause_at_timers = true;
+        self
+    }
+
+    /// `http` requests go to `transport` instead of the network (deterministic simulation).
+    pub fn with_transport(mut self, transport: &'a dyn Transport) -> Interpreter<'a> {
+        self.transport = Some(transport);
         self
     }
 
@@ -437,7 +468,12 @@ impl<'a> Interpreter<'a> {
         bytecode: &Bytecode,
         report: &mut dyn FnMut(&str),
     ) -> Result<Outcome, InterpError> {
-        let journal = self.store.journal(id, 0)?;
+        let journal = match self.store.journal(id, 0) {
+            Err(crate::store::StoreError::RunUnknown(_)) => {
+                return Err(InterpError::Journal(format!("no run {}", id.0)));
+            }
+            other => other?,
+        };
         // A finished run is not driven again: its recorded outcome stands.
         if let Some(end) = journal.iter().find(|e| e.step.path == "@end") {
             return Ok(match end.kind {
@@ -705,6 +741,14 @@ impl Run<'_, '_, '_> {
     /// exactly `at_ms` + its delay, which replay (whose clock is the journal's) relies on.
     fn append_at(&mut self, at_ms: u64, events: Vec<NewEvent>) -> Result<(), Stop> {
         self.pending()?;
+        // A replay: once the original journaled its deadline as passed, it journaled nothing
+        // more of its own (wherever a crash had left it), so the replay stops here too.
+        if let Some(oracle) = self.interp.replay
+            && self.deadline.is_some()
+            && oracle.deadline_passed_here(&StepId::new(RUN_TIMEOUT, 0, 0))
+        {
+            return Err(self.deadline_error());
+        }
         let append = Append { at_ms, events, status: None };
         let receipt = self.interp.store.append(self.id, &append)?;
         for (event, index) in append.events.into_iter().zip(receipt.indexes) {
@@ -946,11 +990,29 @@ impl Run<'_, '_, '_> {
 
     /// Fails the run once its `timeout` has passed. The moment is journaled (`@run/timeout`
     /// fired), so a replay stops at the same place (its clock is the journal's).
-    fn check_deadline(&mut self) -> Result<(), Stop> {
+    fn check_deadline(&mut self, at: &StepId) -> Result<(), Stop> {
+        self.deadline_at(at, false)
+    }
+
+    /// [`Run::check_deadline`] at a timer (its end is `fired`, not an outcome).
+    fn check_deadline_timer(&mut self, timer: &StepId) -> Result<(), Stop> {
+        self.deadline_at(timer, true)
+    }
+
+    /// A replay stops at the deadline where the original did: at the step (or timer) the
+    /// original never finished, once it journaled the deadline as passed.
+    fn deadline_at(&mut self, at: &StepId, timer_end: bool) -> Result<(), Stop> {
         let Some(deadline) = self.deadline else { return Ok(()) };
         let timer = StepId::new(RUN_TIMEOUT, 0, 0);
         let passed = match self.interp.replay {
-            Some(oracle) => oracle.passed(&timer),
+            Some(oracle) => {
+                let finished = if timer_end {
+                    oracle.find(at, &EventKind::TimerFired).is_some()
+                } else {
+                    oracle.outcome(at).is_some()
+                };
+                oracle.passed(&timer, finished)
+            }
             None => {
                 self.recorded(&timer, &EventKind::TimerFired).is_some()
                     || self.interp.clock.now_ms() >= deadline
@@ -962,15 +1024,22 @@ impl Run<'_, '_, '_> {
         if self.interp.replay.is_none() && self.recorded(&timer, &EventKind::TimerFired).is_none() {
             self.append(vec![NewEvent { step: timer, kind: EventKind::TimerFired, payload: Vec::new() }])?;
         }
+        let _ = deadline;
+        Err(self.deadline_error())
+    }
+
+    /// The error of a run whose own timeout passed.
+    fn deadline_error(&self) -> Stop {
+        let deadline = self.deadline.unwrap_or_default();
         let at = i64::try_from(deadline)
             .ok()
             .and_then(weir_bytecode::value::format_time_rfc3339)
             .unwrap_or_default();
-        Err(Stop::Failed(RunError {
+        Stop::Failed(RunError {
             code: "timeout".into(),
             message: format!("the run passed its timeout at {at}"),
             step: "@run".into(),
-        }))
+        })
     }
 
     /// The names of the steps, callbacks and approvals anywhere in a block.
@@ -1032,8 +1101,26 @@ impl Run<'_, '_, '_> {
                 due
             }
         };
-        self.interp.clock.sleep_until(self.deadline.map_or(due, |d| d.min(due)));
-        self.check_deadline()?;
+        let wake = self.deadline.map_or(due, |d| d.min(due));
+        if self.interp.pause_at_timers && self.interp.replay.is_none() && self.interp.clock.now_ms() < wake {
+            // A scheduler drives the run again when the timer is due (`weir resume`).
+            return Err(Stop::Paused(Box::new(Waiting {
+                kind: "timer".into(),
+                name: id.path.clone(),
+                step: id.path.clone(),
+                deciders: Vec::new(),
+                excluded: Vec::new(),
+                inputs: Vec::new(),
+                min: 0,
+                approvals: 0,
+                due_at_ms: wake,
+                summary: None,
+                url: None,
+                run: None,
+            })));
+        }
+        self.interp.clock.sleep_until(wake);
+        self.check_deadline_timer(&id)?;
         self.interp.crash_point(InterpPoint::BeforeTimerFired);
         self.append(vec![NewEvent { step: id, kind: EventKind::TimerFired, payload: Vec::new() }])
     }
@@ -1059,7 +1146,7 @@ impl Run<'_, '_, '_> {
             });
             return Err(Stop::Failed(error));
         }
-        self.check_deadline()?;
+        self.check_deadline(&id)?;
         let shown =
             if self.loops.is_empty() { id.path.clone() } else { format!("{}[{}]", id.path, id.iteration) };
         (self.report)(&format!("step {shown} started"));
@@ -1165,7 +1252,11 @@ impl Run<'_, '_, '_> {
             Ok(connection) => connection,
             Err(e) => return self.step_failed(id, e.code, e.message),
         };
-        let (executor, runtime) = match self.interp.http.get_or_init(|| {
+        let send = |request: crate::exec::http::HttpRequest| -> Result<crate::exec::http::HttpResponse, crate::exec::ExecError> {
+            if let Some(transport) = self.interp.transport {
+                return transport.send(&connection, request);
+            }
+            let (executor, runtime) = match self.interp.http.get_or_init(|| {
             let executor = crate::exec::http::HttpExecutor::new().map_err(|e| e.message)?;
             // One worker drives the connections; the branches of a `parallel` block on their
             // requests from their own threads, all in flight at once.
@@ -1175,15 +1266,17 @@ impl Run<'_, '_, '_> {
                 .build()
                 .map_err(|e| e.to_string())?;
             Ok((executor, runtime))
-        }) {
-            Ok(pair) => pair,
-            Err(message) => return self.step_failed(id, "HTTP-CONNECT", message.clone()),
+            }) {
+                Ok(pair) => pair,
+                Err(message) => return Err(crate::exec::ExecError::transient("HTTP-CONNECT", message.clone())),
+            };
+            runtime.block_on(executor.execute(&connection, request))
         };
         loop {
             if effectful {
                 self.interp.crash_point(InterpPoint::AfterStarted);
             }
-            match runtime.block_on(executor.execute(&connection, request.clone())) {
+            match send(request.clone()) {
                 Ok(response) => {
                     self.interp.crash_point(InterpPoint::AfterEffect);
                     return Ok(response_value(response));
@@ -1261,7 +1354,12 @@ impl Run<'_, '_, '_> {
                 });
                 self.step_failed(id, &error.code, error.message)
             }
-            None => Err(Stop::Store(replay::stop(oracle, id, &format!("the outcome of step {}", id.path)))),
+            None => {
+                // The original may have stopped inside the step at the run's deadline (during
+                // a retry's backoff).
+                self.check_deadline(id)?;
+                Err(Stop::Store(replay::stop(oracle, id, &format!("the outcome of step {}", id.path))))
+            }
         }
     }
 

@@ -113,12 +113,24 @@ impl Oracle {
         self.events.iter().find(|e| &e.step == step && e.kind.tag() == kind.tag())
     }
 
-    /// True when the original drive had journaled `step`'s timer as fired before the event
-    /// the replay expects next (the run's deadline: it failed here).
-    pub(super) fn passed(&self, step: &StepId) -> bool {
+    /// Outside `parallel`: the original journaled `timer` (the run's deadline) as fired
+    /// before the event the replay expects next.
+    pub(super) fn deadline_passed_here(&self, timer: &StepId) -> bool {
+        self.unordered.load(Ordering::SeqCst) == 0 && self.passed(timer, false)
+    }
+
+    /// Whether the original had found `timer` (the run's deadline) passed at this point:
+    /// journaled as fired before the event the replay expects next; inside `parallel`, where
+    /// positions are timing, fired at all (the caller asks only where the original did not
+    /// finish what it was doing).
+    pub(super) fn passed(&self, timer: &StepId, finished: bool) -> bool {
+        let fired = |e: &Event| &e.step == timer && e.kind == EventKind::TimerFired;
+        if self.unordered.load(Ordering::SeqCst) > 0 {
+            return !finished && self.events.iter().any(fired);
+        }
         self.skip_external();
         let at = self.cursor.load(Ordering::Relaxed);
-        self.events.iter().take(at).any(|e| &e.step == step && e.kind == EventKind::TimerFired)
+        self.events.iter().take(at).any(fired)
     }
 
     /// The events of a step's attempts before its outcome (`started` of each attempt, failed

@@ -86,6 +86,14 @@ impl Run<'_, '_, '_> {
     /// Run the compensations newest first, then propagate `cause` (or
     /// `compensation_failed`).
     fn unwind(&mut self, frame: Vec<Registered>, cause: Stop) -> Result<Flow, Stop> {
+        // Compensations run even when the run's deadline is what failed it.
+        let deadline = self.deadline.take();
+        let result = self.compensate(frame, cause);
+        self.deadline = deadline;
+        result
+    }
+
+    fn compensate(&mut self, frame: Vec<Registered>, cause: Stop) -> Result<Flow, Stop> {
         let mut failed: Vec<String> = Vec::new();
         for undo in frame.into_iter().rev() {
             let marker = StepId::new(format!("{}/undo", undo.step.path), undo.step.iteration, 0);
