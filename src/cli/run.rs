@@ -24,7 +24,8 @@ use weir_runtime::store::{RunId, Store};
     )
 )]
 pub struct RunArgs {
-    /// The .flow file.
+    /// The .flow file, or the slug of a flow of the project (found among its files).
+    #[arg(value_name = "FILE|SLUG")]
     file: PathBuf,
     /// Which flow of the file (needed when it holds several).
     #[arg(long)]
@@ -52,11 +53,16 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> u8 {
-    let compiled = match compile_file(&args.file) {
+    // `weir run SLUG`: the project's flow of that slug (the file is found for it).
+    let (file, flow) = match (args.file.exists(), slug_file(&args.file)) {
+        (false, Some((file, slug))) => (file, Some(slug)),
+        _ => (args.file.clone(), args.flow.clone()),
+    };
+    let compiled = match compile_file(&file) {
         Ok(compiled) => compiled,
         Err(code) => return code,
     };
-    let bytecode = match (&args.flow, compiled.bytecodes.len()) {
+    let bytecode = match (&flow, compiled.bytecodes.len()) {
         (None, 1) => &compiled.bytecodes[0],
         (None, _) => return usage_error("the file holds several flows: say which with --flow SLUG"),
         (Some(slug), _) => match compiled.bytecodes.iter().find(|b| &b.header.slug == slug) {
@@ -141,6 +147,20 @@ pub fn run(args: RunArgs) -> u8 {
         Err(e) => return usage_error(&e.to_string()),
     };
     report(id, &outcome, args.json)
+}
+
+/// For `weir run SLUG`: the file of the project (around the current directory) that holds
+/// the flow `SLUG`, and the slug.
+fn slug_file(arg: &std::path::Path) -> Option<(PathBuf, String)> {
+    let slug = arg
+        .to_str()
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))?;
+    let dir = project::project_dir(std::path::Path::new("."));
+    let files = super::files::discover(&[dir]).ok()?;
+    files.into_iter().find_map(|path| {
+        let source = super::check::read_source(&path).ok()?;
+        super::check::flows(&source).any(|f| f.name.name == slug).then(|| (path, slug.to_string()))
+    })
 }
 
 /// A record from `--input NAME=VALUE` pairs over an `--input-json` object.

@@ -811,3 +811,20 @@ fn run_resolves_a_call_against_the_projects_flows() {
     assert_eq!(runs.as_array().map(Vec::len), Some(2), "the parent and its child");
     weir().current_dir(dir.path()).args(["replay", "--all"]).assert().success();
 }
+
+#[test]
+fn run_takes_a_flow_slug_of_the_project() {
+    let dir = dir_with(&[("weir.toml", "[project]\nname = \"slugs\"\n"), ("flows/clean.flow", CLEAN)]);
+    weir()
+        .current_dir(dir.path())
+        .args(["run", "wibble"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("succeeded: { a: 3 }"));
+    weir()
+        .current_dir(dir.path())
+        .args(["run", "no-such-flow"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read"));
+}
