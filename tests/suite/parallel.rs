@@ -138,7 +138,7 @@ fn for_parallel_n_runs_at_most_n_iterations_at_once_and_keeps_input_order() {
 }
 
 #[test]
-fn the_first_failure_in_branch_order_propagates_after_every_branch_ends() {
+fn the_first_failure_in_branch_order_propagates_and_cancels_the_rest() {
     let config = weir_config::Config::default();
     let failing = "flow branches {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  parallel {\n    step one = function { value 1 }\n    fail \"the second branch gave up\" code \"second\"\n    step three = function { value 3 }\n  }\n  output { sum: one.value }\n}\n";
     let bytecode = compile(failing, &config);
@@ -150,11 +150,11 @@ fn the_first_failure_in_branch_order_propagates_after_every_branch_ends() {
     let Outcome::Failed(error) = outcome else { panic!("{outcome:?}") };
     assert_eq!(error.code, "second");
     let journal = store.journal(run, 0).expect("journal");
+    // The siblings ran or were cancelled at a step, whichever came first.
     for step in ["one", "three"] {
-        assert!(
-            journal.iter().any(|e| e.step.path == step && e.kind == EventKind::StepCompleted),
-            "{step} ran"
-        );
+        let ran = journal.iter().any(|e| e.step.path == step && e.kind == EventKind::StepCompleted);
+        let cancelled = journal.iter().any(|e| e.step.path == format!("{step}/cancelled"));
+        assert!(ran != cancelled, "{step}: ran {ran}, cancelled {cancelled}");
     }
     super::replay::assert_replays(&store, &config, run);
 }
@@ -216,4 +216,60 @@ fn a_store_failing_at_any_operation_inside_parallel_loses_nothing() {
         }
     }
     assert!(stopped >= 15, "only {stopped} faults hit the run");
+}
+
+/// A server on 127.0.0.1 that answers `GET /slow/MS` with `{"ok": true}` after MS ms.
+fn slow_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buffer);
+                let ms = head
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.rsplit('/').next())
+                    .and_then(|m| m.parse().ok());
+                std::thread::sleep(Duration::from_millis(ms.unwrap_or(0)));
+                let body = r#"{"ok": true}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_failing_branch_cancels_its_siblings_whose_sagas_unwind() {
+    let config = config(slow_server());
+    let text = "flow cancel {\n  version \"1.0.0\"\n  concurrency max 1 queue\n  trigger manual\n\n  parallel {\n    branch {\n      step looked = http GET \"/slow/200\" {\n        connection local\n        max_body 1000\n      }\n      fail \"the first branch gave up after {looked.status}\" code \"first\"\n    }\n    saga {\n      step booked = kv set \"booked\" {\n        value true\n        undo {\n          step unbooked = kv delete \"booked\"\n        }\n      }\n      step slow = http GET \"/slow/800\" {\n        connection local\n        max_body 1000\n      }\n      step after = function { value slow.status }\n    }\n  }\n}\n";
+    let bytecode = compile(text, &config);
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let interp = Interpreter::new(&store, &clock).with_project(&config, std::path::Path::new("."));
+    let (run, outcome) = interp.start(&bytecode, Value::record::<&str>([]), None, &mut |_| {}).expect("run");
+    let Outcome::Failed(error) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(error.code, "first", "the branch's own failure, not the cancellation");
+    let journal = store.journal(run, 0).expect("journal");
+    let has = |path: &str, kind: EventKind| journal.iter().any(|e| e.step.path == path && e.kind == kind);
+    assert!(has("after/cancelled", EventKind::ValueRecorded), "the sibling stopped at its next step");
+    assert!(!has("after", EventKind::StepCompleted));
+    assert!(has("booked/undo", EventKind::UndoRun), "the sibling's saga unwound");
+    assert_eq!(store.kv_get("cancel", b"booked").expect("kv"), None);
+    super::replay::assert_replays(&store, &config, run);
 }

@@ -177,7 +177,7 @@ impl World<'_> {
             Err(InterpError::Journal(_)) => {
                 let input = Value::record([(
                     "shop",
-                    Value::string(if run.0.as_u128() % 2 == 0 { "north" } else { "south" }),
+                    Value::string(if run.0.as_u128().is_multiple_of(2) { "north" } else { "south" }),
                 )]);
                 self.interp().start(self.bytecode, input, Some(run), &mut |_| {}).map(|(_, o)| o)
             }

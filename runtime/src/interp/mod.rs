@@ -532,6 +532,7 @@ impl<'a> Interpreter<'a> {
             steps: HashMap::new(),
             prev: HashMap::new(),
             sagas: Vec::new(),
+            cancelled: None,
             locals: Vec::new(),
             loops: Vec::new(),
             site: RefCell::new(String::new()),
@@ -682,6 +683,9 @@ struct Run<'i, 'a, 'r> {
     prev: HashMap<String, Value>,
     /// The compensations registered with each enclosing `saga`, innermost last.
     sagas: Vec<Vec<saga::Registered>>,
+    /// Set when a sibling branch of the enclosing `parallel` failed: this branch stops at its
+    /// next step (`parallel.rs`).
+    cancelled: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Loop variables, `catch` variables and consts, innermost last.
     locals: Vec<(String, Value)>,
     /// Iterations of the enclosing loops, outermost first.
@@ -944,7 +948,7 @@ impl Run<'_, '_, '_> {
             Instr::Parallel { branches } => self.parallel(branches),
             Instr::Try { body, catch } => match self.block(*body) {
                 // The run's own timeout is not the body's failure: `try` does not catch it.
-                Err(Stop::Failed(error)) if !is_run_timeout(&error) => {
+                Err(Stop::Failed(error)) if !is_run_timeout(&error) && !is_cancelled(&error) => {
                     if let Some(var) = &catch.var {
                         self.locals.push((var.clone(), error.value()));
                     }
@@ -990,6 +994,29 @@ impl Run<'_, '_, '_> {
 
     /// Fails the run once its `timeout` has passed. The moment is journaled (`@run/timeout`
     /// fired), so a replay stops at the same place (its clock is the journal's).
+    /// Stops a branch whose sibling failed, at its next step. Where it stopped is journaled
+    /// (`STEP/cancelled`), so a later drive and a replay stop it at the same step.
+    fn check_cancelled(&mut self, at: &StepId) -> Result<(), Stop> {
+        let marker = StepId::new(format!("{}/cancelled", at.path), at.iteration, 0);
+        let journaled = match self.interp.replay {
+            Some(oracle) => oracle.find(&marker, &EventKind::ValueRecorded).is_some(),
+            None => self.recorded(&marker, &EventKind::ValueRecorded).is_some(),
+        };
+        let flagged = self.cancelled.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
+        if !journaled && (self.interp.replay.is_some() || !flagged) {
+            return Ok(());
+        }
+        if self.recorded(&marker, &EventKind::ValueRecorded).is_none() {
+            let payload = serde_json::to_vec("a sibling branch failed").unwrap_or_default();
+            self.append(vec![NewEvent { step: marker, kind: EventKind::ValueRecorded, payload }])?;
+        }
+        Err(Stop::Failed(RunError {
+            code: "cancelled".into(),
+            message: "a sibling branch of the `parallel` failed".into(),
+            step: at.path.clone(),
+        }))
+    }
+
     fn check_deadline(&mut self, at: &StepId) -> Result<(), Stop> {
         self.deadline_at(at, false)
     }
@@ -1146,6 +1173,8 @@ impl Run<'_, '_, '_> {
             });
             return Err(Stop::Failed(error));
         }
+        // A branch cancelled here stays cancelled here, whatever the clock says since.
+        self.check_cancelled(&id)?;
         self.check_deadline(&id)?;
         let shown =
             if self.loops.is_empty() { id.path.clone() } else { format!("{}[{}]", id.path, id.iteration) };
@@ -1626,6 +1655,12 @@ fn response_value(response: crate::exec::http::HttpResponse) -> Value {
     let body = weir_bytecode::eval::parse_json(&text).unwrap_or(Value::String(text));
     let headers = Value::Record(response.headers.into_iter().map(|(n, v)| (n, Value::String(v))).collect());
     Value::record([("status", Value::Int(i64::from(response.status))), ("headers", headers), ("body", body)])
+}
+
+/// True for the error of a branch stopped because a sibling failed (`try` does not catch
+/// a cancellation).
+fn is_cancelled(error: &RunError) -> bool {
+    error.code == "cancelled"
 }
 
 /// True for the error of a run whose own `timeout` passed.

@@ -10,10 +10,11 @@
 //! compensations join the enclosing saga in branch order.
 //!
 //! Outcome: a store error stops the drive; otherwise the first failure or rejection in
-//! branch order propagates (siblings are not cancelled: they run to their end, which keeps
-//! every run's journal reproducible by replay); otherwise a pause, a decision, or a `return`.
-//! A replay runs branches one after another and matches their events by identity rather than
-//! position (the original interleaving is timing).
+//! branch order propagates; otherwise a pause, a decision, or a `return`. A failing branch
+//! cancels its siblings: each stops at its next step, journaling that it was cancelled there
+//! (`STEP/cancelled`), so a later drive and a replay stop it at the same place; its saga
+//! unwinds. A replay runs branches one after another and matches their events by identity
+//! rather than position (the original interleaving is timing).
 
 use super::saga::Registered;
 use super::{Flow, Run, Stop};
@@ -81,12 +82,15 @@ impl Run<'_, '_, '_> {
         };
         let (interp, program, id, flow) = (self.interp, self.program, self.id, self.flow.clone());
         let next = AtomicUsize::new(0);
+        // One failing branch cancels its siblings (language.md): they stop at their next step.
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let results: Mutex<Vec<Option<Joined>>> = Mutex::new((0..count).map(|_| None).collect());
         let (lines, heard) = std::sync::mpsc::channel::<String>();
         std::thread::scope(|scope| {
             for _ in 0..width {
                 let lines = lines.clone();
-                let (fork, work, next, results, flow) = (&fork, &work, &next, &results, &flow);
+                let (fork, work, next, results, flow, cancel) =
+                    (&fork, &work, &next, &results, &flow, &cancel);
                 scope.spawn(move || {
                     let mut report = |line: &str| {
                         let _ = lines.send(line.to_string());
@@ -107,6 +111,7 @@ impl Run<'_, '_, '_> {
                             steps: fork.steps.clone(),
                             prev: fork.prev.clone(),
                             sagas: if fork.in_saga { vec![Vec::new()] } else { Vec::new() },
+                            cancelled: Some(cancel.clone()),
                             locals: fork.locals.clone(),
                             loops: fork.loops.clone(),
                             site: RefCell::new(String::new()),
@@ -117,6 +122,9 @@ impl Run<'_, '_, '_> {
                         child.locals.extend(unit.local.clone());
                         child.loops.extend(unit.iteration);
                         let result = child.block(unit.body);
+                        if matches!(result, Err(Stop::Failed(_) | Stop::Rejected(_))) {
+                            cancel.store(true, Ordering::SeqCst);
+                        }
                         interp.crash_point(super::InterpPoint::InParallel);
                         let result = match child.pending() {
                             Err(stop) => Err(stop),
@@ -225,9 +233,11 @@ fn outcome(results: Vec<Result<Flow, Stop>>) -> Result<Flow, Stop> {
     }
     let rank = |stop: &Stop| match stop {
         Stop::Store(_) => 0,
+        // A branch's own failure, not the cancellation it caused in its siblings.
+        Stop::Failed(error) if error.code == "cancelled" => 2,
         Stop::Failed(_) | Stop::Rejected(_) => 1,
-        Stop::NeedsDecision(_) => 2,
-        Stop::Paused(_) => 3,
+        Stop::NeedsDecision(_) => 3,
+        Stop::Paused(_) => 4,
     };
     // `min_by_key` keeps the first of equals: branch order decides between failures.
     let first = stops.iter().enumerate().min_by_key(|(i, s)| (rank(s), *i)).map(|(i, _)| i);

@@ -86,10 +86,13 @@ impl Run<'_, '_, '_> {
     /// Run the compensations newest first, then propagate `cause` (or
     /// `compensation_failed`).
     fn unwind(&mut self, frame: Vec<Registered>, cause: Stop) -> Result<Flow, Stop> {
-        // Compensations run even when the run's deadline is what failed it.
+        // Compensations run even when the run's deadline, or a sibling branch's failure, is
+        // what stopped it.
         let deadline = self.deadline.take();
+        let cancelled = self.cancelled.take();
         let result = self.compensate(frame, cause);
         self.deadline = deadline;
+        self.cancelled = cancelled;
         result
     }
 
