@@ -124,3 +124,38 @@ fn a_paused_child_pauses_its_caller_until_it_finishes() {
     super::replay::assert_replays(&store, &config, run);
     super::replay::assert_replays(&store, &config, child);
 }
+
+#[test]
+fn a_call_past_its_timeout_cancels_the_child_and_fails_catchably() {
+    let children = [child(
+        "1.0.0",
+        "  approval ok {\n    summary \"double {input.n}?\"\n    timeout 1h\n    default reject\n  }\n  output { twice: input.n * 2 }\n",
+    )];
+    let (config, _, library) = project(&children);
+    let text = PARENT.replace("      input { n: 21 }\n", "      input { n: 21 }\n      timeout 1m\n");
+    let parsed = weir_grammar::parse(&text);
+    let flows: Vec<_> = weir_grammar::parse(&children[0]).file.flows().cloned().collect();
+    let library_ast = weir_compiler::interface::Library::new(parsed.file.flows().chain(flows.iter()));
+    let flow = parsed.file.flows().next().expect("a flow");
+    let parent =
+        weir_compiler::lower::lower_flow(flow, &text, Some(&config), Some(&library_ast)).expect("lowers");
+    let store = MemoryStore::new();
+    let clock = TestClock::new();
+    let interp = Interpreter::new(&store, &clock)
+        .with_project(&config, std::path::Path::new("."))
+        .with_library(&library);
+    let (run, outcome) = interp.start(&parent, Value::record::<&str>([]), None, &mut |_| {}).expect("run");
+    let Outcome::Paused(waiting) = outcome else { panic!("{outcome:?}") };
+    let child = weir_runtime::store::RunId(waiting.run.as_deref().expect("child").parse().expect("uuid"));
+    // The call's deadline is a durable timer: the caller is woken when it passes.
+    *clock.now.lock().expect("clock") += 60_000;
+    let due = store.due_timers(*clock.now.lock().expect("clock"), 0).expect("timers");
+    assert!(due.iter().any(|t| t.run == run && t.step.path == "doubled/timeout"), "{due:?}");
+    let outcome = interp.resume(run, &parent, &mut |_| {}).expect("resume");
+    assert_eq!(
+        outcome,
+        Outcome::Succeeded(Value::record([("result", Value::Int(-1)), ("error", Value::string("timeout"))]))
+    );
+    assert_eq!(store.run(child).expect("run").expect("child").status, RunStatus::Cancelled);
+    super::replay::assert_replays(&store, &config, run);
+}

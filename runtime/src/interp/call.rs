@@ -24,6 +24,9 @@ struct Started {
     version: String,
     /// The SHA-256 of the callee's program (stored as a resource).
     program: String,
+    /// The step's `timeout`: when the call gives up on the child (Unix ms).
+    #[serde(default)]
+    due_at_ms: Option<u64>,
 }
 
 /// The child run of the call at `step` of run `parent`.
@@ -113,17 +116,29 @@ impl Run<'_, '_, '_> {
                 };
                 let now = self.interp.clock.now_ms();
                 let meta = self.interp.store.put_resource(super::PROGRAM_MEDIA_TYPE, &encoded, now)?;
+                let due_at_ms = match call.policy.timeout.map(|t| self.eval(t)) {
+                    Some(Ok(Value::Duration(ms))) => Some(now.saturating_add(u64::try_from(ms).unwrap_or(0))),
+                    Some(Err(e)) => return self.fail(e),
+                    _ => None,
+                };
                 let started = Started {
                     child: child.0.to_string(),
                     flow: callee.header.slug.clone(),
                     version: callee.header.flow_version.to_string(),
                     program: meta.hash.to_hex(),
+                    due_at_ms,
                 };
                 let payload = serde_json::to_vec(&started).unwrap_or_default();
-                self.append_at(
-                    now,
-                    vec![NewEvent { step: id.clone(), kind: EventKind::StepStarted, payload }],
-                )?;
+                let mut events = vec![NewEvent { step: id.clone(), kind: EventKind::StepStarted, payload }];
+                // A durable timer at the deadline wakes the (paused) caller to give up.
+                if let Some(due_at_ms) = due_at_ms {
+                    events.push(NewEvent {
+                        step: timeout_id(id),
+                        kind: EventKind::TimerScheduled { due_at_ms },
+                        payload: Vec::new(),
+                    });
+                }
+                self.append_at(now, events)?;
                 (self.report)(&format!(
                     "call {} starts {} {} as run {}",
                     id.path, started.flow, started.version, child.0
@@ -147,6 +162,11 @@ impl Run<'_, '_, '_> {
             Ok(input) => input.unwrap_or(Value::Record(Vec::new())),
             Err(e) => return self.fail(e),
         };
+        if let Some(due) = started.due_at_ms
+            && self.interp.clock.now_ms() >= due
+        {
+            return self.call_timed_out(id, child, &started.flow);
+        }
         let mut lines = Vec::new();
         let driven = match self.interp.store.run(child)? {
             Some(_) => self.interp.resume(child, &bytecode, &mut |l| lines.push(l.to_string())),
@@ -183,6 +203,11 @@ impl Run<'_, '_, '_> {
                     started.flow
                 ),
             ),
+            Outcome::Paused(_) | Outcome::Queued { .. }
+                if started.due_at_ms.is_some_and(|due| self.interp.clock.now_ms() >= due) =>
+            {
+                self.call_timed_out(id, child, &started.flow)
+            }
             Outcome::Paused(mut waiting) => {
                 waiting.run.get_or_insert(child.0.to_string());
                 Err(Stop::Paused(Box::new(waiting)))
@@ -204,4 +229,33 @@ impl Run<'_, '_, '_> {
             Outcome::NeedsDecision { step } => Err(Stop::NeedsDecision(format!("{}:{step}", child.0))),
         }
     }
+
+    /// The call's `timeout` passed before its child finished: the child is cancelled and
+    /// the call fails with code `timeout` (catchable).
+    fn call_timed_out(&mut self, id: &StepId, child: RunId, flow: &str) -> Result<Value, Stop> {
+        if self.interp.replay.is_none() {
+            match self.interp.cancel(child, &format!("the calling step `{}` timed out", id.path)) {
+                Ok(_) | Err(InterpError::Journal(_)) => {}
+                Err(InterpError::Store(e)) => return Err(Stop::Store(e)),
+                Err(e) => return self.step_failed(id, "call_failed", e.to_string()),
+            }
+        }
+        if self.recorded(&timeout_id(id), &EventKind::TimerFired).is_none() {
+            self.append(vec![NewEvent {
+                step: timeout_id(id),
+                kind: EventKind::TimerFired,
+                payload: Vec::new(),
+            }])?;
+        }
+        self.step_failed(
+            id,
+            "timeout",
+            format!("the called flow `{flow}` did not finish before the step's timeout"),
+        )
+    }
+}
+
+/// The identity of a call's timeout timer.
+fn timeout_id(id: &StepId) -> StepId {
+    StepId::new(format!("{}/timeout", id.path), id.iteration, 0)
 }

@@ -138,6 +138,7 @@ impl Oracle {
     pub(super) fn attempts(&self, step: &StepId) -> Vec<NewEvent> {
         let attempt = format!("{}/attempt", step.path);
         let retry = format!("{}/retry", step.path);
+        let timeout = format!("{}/timeout", step.path);
         self.events
             .iter()
             .filter(|e| e.step.iteration == step.iteration)
@@ -145,6 +146,7 @@ impl Oracle {
                 (e.step.path == step.path && e.kind == EventKind::StepStarted)
                     || e.step.path == attempt
                     || e.step.path == retry
+                    || e.step.path == timeout
             })
             .map(|e| NewEvent { step: e.step.clone(), kind: e.kind.clone(), payload: e.payload.clone() })
             .collect()
