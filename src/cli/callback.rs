@@ -8,7 +8,7 @@ use super::outcome::{EXIT_STORE, exit_codes, progress, report};
 use super::{EXIT_FAILURE, print, project, usage_error};
 use clap::Args;
 use std::path::PathBuf;
-use weir_runtime::interp::{Clock, InterpError, Interpreter, SystemClock, check_post, token_of};
+use weir_runtime::interp::{Clock, InterpError, check_post, token_of};
 use weir_runtime::store::{PostOutcome, Store, TokenHash};
 
 /// Post a body to a run's callback.
@@ -40,22 +40,14 @@ pub fn run(args: CallbackArgs) -> u8 {
     if serde_json::from_str::<serde_json::Value>(&args.json_body).is_err() {
         return usage_error("--json-body is not JSON");
     }
-    let project = match project::open(&args.project) {
-        Ok(project) => project,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_STORE;
-        }
+    let session = match project::Session::open(&args.project) {
+        Ok(session) => session,
+        Err(code) => return code,
     };
-    let clock = SystemClock;
-    let library = super::build::compile_library(&project.dir, Some(&project.config));
-    let interp = Interpreter::new(&project.store, &clock)
-        .with_library(&library)
-        .with_project(&project.config, &project.dir)
-        .with_crash_hook(project::crash_hooks().1);
+    let interp = session.interpreter();
     let hash = TokenHash::of(token.as_bytes());
     // An unknown token and a guessed one get the same answer.
-    let record = match project.store.callback(&hash) {
+    let record = match session.project.store.callback(&hash) {
         Ok(Some(record)) => record,
         Ok(None) => {
             eprintln!("error: no callback with this token in this store");
@@ -77,20 +69,21 @@ pub fn run(args: CallbackArgs) -> u8 {
         eprintln!("error: the body does not fit the callback `{}`: {problem}", record.step.path);
         return EXIT_FAILURE;
     }
-    let refused = match project.store.post_callback(&hash, args.json_body.as_bytes(), clock.now_ms()) {
-        Ok(PostOutcome::Accepted | PostOutcome::AlreadyPosted { same: true }) => None,
-        Ok(PostOutcome::AlreadyPosted { same: false }) => {
-            Some("a different body was already posted to this callback; it takes one")
-        }
-        Ok(PostOutcome::Consumed) => Some("the run already took this callback's post"),
-        Ok(PostOutcome::Expired) => Some("the callback expired before anything was posted"),
-        Ok(PostOutcome::RunFinished) => Some("the callback's run has finished"),
-        Ok(PostOutcome::Unknown) => Some("no callback with this token in this store"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_STORE;
-        }
-    };
+    let refused =
+        match session.project.store.post_callback(&hash, args.json_body.as_bytes(), session.clock.now_ms()) {
+            Ok(PostOutcome::Accepted | PostOutcome::AlreadyPosted { same: true }) => None,
+            Ok(PostOutcome::AlreadyPosted { same: false }) => {
+                Some("a different body was already posted to this callback; it takes one")
+            }
+            Ok(PostOutcome::Consumed) => Some("the run already took this callback's post"),
+            Ok(PostOutcome::Expired) => Some("the callback expired before anything was posted"),
+            Ok(PostOutcome::RunFinished) => Some("the callback's run has finished"),
+            Ok(PostOutcome::Unknown) => Some("no callback with this token in this store"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_STORE;
+            }
+        };
     if let Some(reason) = refused {
         eprintln!("error: {reason}");
         return EXIT_FAILURE;

@@ -10,7 +10,7 @@ use super::run::record;
 use super::{EXIT_FAILURE, print, usage_error};
 use clap::Args;
 use std::path::PathBuf;
-use weir_runtime::interp::{Decide, InterpError, Interpreter, SystemClock};
+use weir_runtime::interp::{Decide, InterpError};
 use weir_runtime::store::RunId;
 
 /// Decide a paused run's approval.
@@ -54,19 +54,11 @@ pub fn run(args: DecideArgs, approve: bool) -> u8 {
         Ok(input) => input,
         Err(message) => return usage_error(&message),
     };
-    let project = match project::open(&args.project) {
-        Ok(project) => project,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_STORE;
-        }
+    let session = match project::Session::open(&args.project) {
+        Ok(session) => session,
+        Err(code) => return code,
     };
-    let clock = SystemClock;
-    let library = super::build::compile_library(&project.dir, Some(&project.config));
-    let interp = Interpreter::new(&project.store, &clock)
-        .with_library(&library)
-        .with_project(&project.config, &project.dir)
-        .with_crash_hook(project::crash_hooks().1);
+    let interp = session.interpreter();
     let bytecode = match interp.program(id) {
         Ok(bytecode) => bytecode,
         Err(InterpError::Journal(_)) => {

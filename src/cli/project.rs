@@ -3,8 +3,9 @@
 //! approvals; connections and secrets reach the outside), and its embedded store in
 //! `.weir/`.
 
+use super::outcome::EXIT_STORE;
 use std::path::{Path, PathBuf};
-use weir_runtime::interp::InterpHook;
+use weir_runtime::interp::{InterpHook, Interpreter, SystemClock};
 use weir_runtime::store::{CrashHook, SledConfig, SledStore, StoreError};
 
 /// An opened project.
@@ -64,5 +65,36 @@ pub(super) fn crash_hooks() -> (Option<CrashHook>, Option<InterpHook>) {
     #[cfg(not(debug_assertions))]
     {
         (None, None)
+    }
+}
+
+/// What a command that drives existing runs works with: the project, the flows its runs'
+/// `call`s resolve against, and the clock.
+pub(super) struct Session {
+    /// The project.
+    pub project: Project,
+    /// The project's compiled flows (empty unless some flow calls another).
+    pub library: Vec<weir_bytecode::Bytecode>,
+    /// The machine's clock.
+    pub clock: SystemClock,
+}
+
+impl Session {
+    /// Opens the project around `dir`; `Err` holds the exit code, the error already printed.
+    pub(super) fn open(dir: &Path) -> Result<Session, u8> {
+        let project = open(dir).map_err(|message| {
+            eprintln!("error: {message}");
+            EXIT_STORE
+        })?;
+        let library = super::build::compile_library(&project.dir, Some(&project.config));
+        Ok(Session { project, library, clock: SystemClock })
+    }
+
+    /// An interpreter over the project's store, connections, people and flows.
+    pub(super) fn interpreter(&self) -> Interpreter<'_> {
+        Interpreter::new(&self.project.store, &self.clock)
+            .with_library(&self.library)
+            .with_project(&self.project.config, &self.project.dir)
+            .with_crash_hook(crash_hooks().1)
     }
 }

@@ -8,7 +8,7 @@ use super::outcome::{EXIT_STORE, exit_codes, progress, report};
 use super::{EXIT_FAILURE, print, project, usage_error};
 use clap::Args;
 use std::path::PathBuf;
-use weir_runtime::interp::{InterpError, Interpreter, Resolution, SystemClock};
+use weir_runtime::interp::{InterpError, Resolution};
 use weir_runtime::store::RunId;
 
 /// Decide about a write whose outcome is unknown.
@@ -50,19 +50,11 @@ pub fn run(args: ResolveArgs) -> u8 {
         };
         Resolution::Done(output)
     };
-    let project = match project::open(&args.project) {
-        Ok(project) => project,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_STORE;
-        }
+    let session = match project::Session::open(&args.project) {
+        Ok(session) => session,
+        Err(code) => return code,
     };
-    let clock = SystemClock;
-    let library = super::build::compile_library(&project.dir, Some(&project.config));
-    let interp = Interpreter::new(&project.store, &clock)
-        .with_library(&library)
-        .with_project(&project.config, &project.dir)
-        .with_crash_hook(project::crash_hooks().1);
+    let interp = session.interpreter();
     let bytecode = match interp.program(id) {
         Ok(bytecode) => bytecode,
         Err(e) => {

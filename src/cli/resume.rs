@@ -10,7 +10,7 @@ use super::project;
 use super::{EXIT_FAILURE, EXIT_OK, print, usage_error};
 use clap::Args;
 use std::path::PathBuf;
-use weir_runtime::interp::{Clock, InterpError, Interpreter, SystemClock};
+use weir_runtime::interp::{Clock, InterpError};
 use weir_runtime::store::{RunId, RunQuery, RunStatus, Store};
 
 /// Continue unfinished runs.
@@ -39,19 +39,11 @@ pub fn run(args: ResumeArgs) -> u8 {
         Some(Ok(uuid)) => Some(RunId(uuid)),
         Some(Err(_)) => return usage_error("a run id is a UUID"),
     };
-    let project = match project::open(&args.project) {
-        Ok(project) => project,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_STORE;
-        }
+    let session = match project::Session::open(&args.project) {
+        Ok(session) => session,
+        Err(code) => return code,
     };
-    let clock = SystemClock;
-    let library = super::build::compile_library(&project.dir, Some(&project.config));
-    let interp = Interpreter::new(&project.store, &clock)
-        .with_library(&library)
-        .with_project(&project.config, &project.dir)
-        .with_crash_hook(project::crash_hooks().1);
+    let interp = session.interpreter();
     if let Some(id) = one {
         let mut progress = progress(args.json);
         return match interp.program(id).and_then(|bytecode| interp.resume(id, &bytecode, &mut progress)) {
@@ -70,7 +62,7 @@ pub fn run(args: ResumeArgs) -> u8 {
             }
         };
     }
-    let ids = match moving(&project.store, clock.now_ms()) {
+    let ids = match moving(&session.project.store, session.clock.now_ms()) {
         Ok(ids) => ids,
         Err(e) => {
             eprintln!("error: {e}");

@@ -6,7 +6,7 @@ use super::outcome::{EXIT_STORE, exit_codes, progress, report};
 use super::{EXIT_FAILURE, project, usage_error};
 use clap::Args;
 use std::path::PathBuf;
-use weir_runtime::interp::{InterpError, Interpreter, SystemClock};
+use weir_runtime::interp::InterpError;
 use weir_runtime::store::RunId;
 
 /// Retry a failed run from its failed step.
@@ -36,19 +36,11 @@ pub fn run(args: RetryArgs) -> u8 {
         Some(Ok(uuid)) => Some(RunId(uuid)),
         Some(Err(_)) => return usage_error("--id takes a UUID"),
     };
-    let project = match project::open(&args.project) {
-        Ok(project) => project,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_STORE;
-        }
+    let session = match project::Session::open(&args.project) {
+        Ok(session) => session,
+        Err(code) => return code,
     };
-    let clock = SystemClock;
-    let library = super::build::compile_library(&project.dir, Some(&project.config));
-    let interp = Interpreter::new(&project.store, &clock)
-        .with_library(&library)
-        .with_project(&project.config, &project.dir)
-        .with_crash_hook(project::crash_hooks().1);
+    let interp = session.interpreter();
     let mut progress = progress(args.json);
     match interp.retry(RunId(uuid), new_id, &mut progress) {
         Ok((id, outcome)) => report(id, &outcome, args.json),

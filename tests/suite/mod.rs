@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod corpus;
 mod docs;
+mod faults;
 mod fmt;
 mod kill9;
 mod lower;

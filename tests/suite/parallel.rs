@@ -7,7 +7,7 @@ use super::run::TestClock;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use weir_bytecode::{Bytecode, Value};
-use weir_runtime::interp::{InterpError, Interpreter, Outcome};
+use weir_runtime::interp::{Interpreter, Outcome};
 use weir_runtime::store::{EventKind, FaultMode, FaultPlan, FaultStore, MemoryStore, RunId, Store};
 
 fn compile(text: &str, config: &weir_config::Config) -> Bytecode {
@@ -171,29 +171,14 @@ fn a_store_failing_at_any_operation_inside_parallel_loses_nothing() {
         let clock = TestClock::new();
         let interp = Interpreter::new(&store, &clock);
         let id = RunId::from_u128(13);
-        let mut failures = 0;
-        let outcome = loop {
-            let attempt = match store.run(id) {
-                Ok(Some(_)) => match interp.resume(id, &bytecode, &mut |_| {}) {
-                    Err(InterpError::Journal(_)) => interp
-                        .start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {})
-                        .map(|(_, o)| o),
-                    other => other,
-                },
-                Ok(None) => {
-                    interp.start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {}).map(|(_, o)| o)
-                }
-                Err(e) => Err(InterpError::Store(e)),
-            };
-            match attempt {
-                Ok(outcome) => break outcome,
-                Err(InterpError::Store(_)) => {
-                    failures += 1;
-                    store.reopen().expect("reopen");
-                }
-                Err(e) => panic!("fault at {n}: {e}"),
-            }
-        };
+        let (outcome, failures) = super::faults::drive_through(
+            &store,
+            &interp,
+            id,
+            &bytecode,
+            &Value::record::<&str>([]),
+            &format!("fault at {n}"),
+        );
         let Outcome::Succeeded(output) = &outcome else { panic!("fault at {n}: {outcome:?}") };
         assert_eq!(output.field("sum"), Some(&Value::Int(3)), "fault at {n}");
         assert_eq!(output.field("squares"), Some(&Value::Int(4)), "fault at {n}");

@@ -6,7 +6,7 @@
 use super::run::TestClock;
 use std::sync::{Arc, Mutex};
 use weir_bytecode::{Bytecode, Value};
-use weir_runtime::interp::{InterpError, Interpreter, Outcome};
+use weir_runtime::interp::{Interpreter, Outcome};
 use weir_runtime::store::{Event, EventKind, FaultMode, FaultPlan, FaultStore, MemoryStore, RunId, Store};
 
 /// A server on 127.0.0.1 answering each request with the next status of `script` (then
@@ -129,29 +129,14 @@ fn a_run_stopped_between_attempts_goes_on_with_the_next_attempt() {
         let clock = TestClock::new();
         let interp = Interpreter::new(&store, &clock).with_project(&config, std::path::Path::new("."));
         let id = RunId::from_u128(17);
-        let mut failures = 0;
-        let outcome = loop {
-            let attempt = match store.run(id) {
-                Ok(Some(_)) => match interp.resume(id, &bytecode, &mut |_| {}) {
-                    Err(InterpError::Journal(_)) => interp
-                        .start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {})
-                        .map(|(_, o)| o),
-                    other => other,
-                },
-                Ok(None) => {
-                    interp.start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {}).map(|(_, o)| o)
-                }
-                Err(e) => Err(InterpError::Store(e)),
-            };
-            match attempt {
-                Ok(outcome) => break outcome,
-                Err(InterpError::Store(_)) => {
-                    failures += 1;
-                    store.reopen().expect("reopen");
-                }
-                Err(e) => panic!("fault at {n}: {e}"),
-            }
-        };
+        let (outcome, failures) = super::faults::drive_through(
+            &store,
+            &interp,
+            id,
+            &bytecode,
+            &Value::record::<&str>([]),
+            &format!("fault at {n}"),
+        );
         let Outcome::Succeeded(output) = &outcome else { panic!("fault at {n}: {outcome:?}") };
         // A GET whose answer was lost to the fault is sent again; the retry budget is kept.
         let sent = *count.lock().expect("count");

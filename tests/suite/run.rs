@@ -462,28 +462,14 @@ fn a_power_cut_at_any_write_loses_nothing_acknowledged_and_the_run_ends_the_same
         let clock = TestClock::new();
         let interp = Interpreter::new(&store, &clock);
         let id = weir_runtime::store::RunId::from_u128(21);
-        let mut stops = 0;
-        let outcome = loop {
-            let attempt = match store.run(id) {
-                Ok(Some(_)) => match interp.resume(id, &bytecode, &mut |_| {}) {
-                    Err(weir_runtime::interp::InterpError::Journal(_)) => {
-                        interp.start(&bytecode, input(), Some(id), &mut |_| {}).map(|(_, o)| o)
-                    }
-                    other => other,
-                },
-                Ok(None) => interp.start(&bytecode, input(), Some(id), &mut |_| {}).map(|(_, o)| o),
-                Err(e) => Err(weir_runtime::interp::InterpError::Store(e)),
-            };
-            match attempt {
-                Ok(outcome) => break outcome,
-                Err(weir_runtime::interp::InterpError::Store(_)) => {
-                    stops += 1;
-                    assert!(stops < 10, "power cut at {n}: the run never recovered");
-                    store.reopen().expect("reopen");
-                }
-                Err(e) => panic!("power cut at {n}: {e}"),
-            }
-        };
+        let (outcome, _) = super::faults::drive_through(
+            &store,
+            &interp,
+            id,
+            &bytecode,
+            &input(),
+            &format!("power cut at {n}"),
+        );
         let Outcome::Succeeded(output) = &outcome else { panic!("power cut at {n}: {outcome:?}") };
         assert_eq!(output.field("greeted"), Some(&Value::Int(2)), "power cut at {n}");
         let counts = completed_per_step(&store, id);

@@ -6,7 +6,7 @@
 
 use super::run::TestClock;
 use weir_bytecode::{Bytecode, Value};
-use weir_runtime::interp::{InterpError, Interpreter, Outcome};
+use weir_runtime::interp::{Interpreter, Outcome};
 use weir_runtime::store::{EventKind, FaultMode, FaultPlan, FaultStore, MemoryStore, RunId, Store};
 
 fn compile(text: &str) -> Bytecode {
@@ -111,29 +111,14 @@ fn a_crash_in_the_middle_of_an_unwind_resumes_it_without_undoing_anything_twice(
         let clock = TestClock::new();
         let interp = Interpreter::new(&store, &clock);
         let id = RunId::from_u128(11);
-        let mut failures = 0;
-        let outcome = loop {
-            let attempt = match store.run(id) {
-                Ok(Some(_)) => match interp.resume(id, &bytecode, &mut |_| {}) {
-                    Err(InterpError::Journal(_)) => interp
-                        .start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {})
-                        .map(|(_, o)| o),
-                    other => other,
-                },
-                Ok(None) => {
-                    interp.start(&bytecode, Value::record::<&str>([]), Some(id), &mut |_| {}).map(|(_, o)| o)
-                }
-                Err(e) => Err(InterpError::Store(e)),
-            };
-            match attempt {
-                Ok(outcome) => break outcome,
-                Err(InterpError::Store(_)) => {
-                    failures += 1;
-                    store.reopen().expect("reopen");
-                }
-                Err(e) => panic!("fault at {n}: {e}"),
-            }
-        };
+        let (outcome, failures) = super::faults::drive_through(
+            &store,
+            &interp,
+            id,
+            &bytecode,
+            &Value::record::<&str>([]),
+            &format!("fault at {n}"),
+        );
         let Outcome::Failed(error) = &outcome else { panic!("fault at {n}: {outcome:?}") };
         assert_eq!(error.code, "no_car", "fault at {n}");
         store.reopen().expect("reopen");
