@@ -1,5 +1,7 @@
 //! kill -9: a child process (this test binary, re-executed) appends events for 50
-//! concurrent runs through the sled store and prints each acknowledgement; the parent
+//! concurrent runs through the sled store and prints each acknowledgement (plain appends,
+//! which skip the intent, mixed with status changes, timers and slots of a shared key,
+//! which go through intents and the cross-run lock); the parent
 //! SIGKILLs it at random moments and the child kills itself at named crash points
 //! (`WEIR_CRASH_AT=<point>:<k>`). After every kill the parent reopens the store and checks
 //! that every acknowledged event is there and every journal is an exact prefix of what the
@@ -14,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use weir_runtime::store::rng::SeededRng;
 use weir_runtime::store::{
-    Append, CrashPoint, EventKind, NewEvent, NewRun, RunId, RunStatus, SledConfig, SledStore, StepId, Store,
+    Append, CrashPoint, EventKind, NewEvent, NewRun, RunId, RunQuery, RunRecord, RunStatus, SledConfig,
+    SledStore, StepId, Store,
 };
 
 const TEST_NAME: &str = "kill9_acknowledged_events_survive";
@@ -35,7 +38,28 @@ fn payload(r: u32, i: u32) -> Vec<u8> {
     p
 }
 
+/// The concurrency key every run takes a slot of (never full).
+const SLOT_KEY: &str = "wibble-slot";
+
+/// The i-th event of every run: mostly completed steps, and in every eight a timer
+/// scheduled (the run pauses), the same timer fired, a slot acquired and released.
+fn kind(i: u32) -> EventKind {
+    match i % 8 {
+        3 => EventKind::TimerScheduled { due_at_ms: 1_000 + u64::from(i) },
+        4 => EventKind::TimerFired,
+        6 => EventKind::SlotAcquired { key: SLOT_KEY.to_owned(), limit: 1_000 },
+        7 => EventKind::SlotReleased { key: SLOT_KEY.to_owned() },
+        _ => EventKind::StepCompleted,
+    }
+}
+
+fn status(i: u32) -> RunStatus {
+    if i % 8 == 3 { RunStatus::Paused } else { RunStatus::Running }
+}
+
 fn step(i: u32) -> StepId {
+    // A timer fires under the identity that scheduled it.
+    let i = if i % 8 == 4 { i - 1 } else { i };
     StepId::new(format!("main/s{i}"), i % 3, 0)
 }
 
@@ -98,12 +122,8 @@ fn child(dir: &Path) {
                 for i in start..start + EVENTS_PER_LIFE {
                     let append = Append {
                         at_ms: u64::from(i),
-                        events: vec![NewEvent {
-                            step: step(i),
-                            kind: EventKind::StepCompleted,
-                            payload: payload(r, i),
-                        }],
-                        status: Some(RunStatus::Running),
+                        events: vec![NewEvent { step: step(i), kind: kind(i), payload: payload(r, i) }],
+                        status: Some(status(i)),
                     };
                     match store.append(id, &append) {
                         Ok(_) => println!("ACK {r} {i}"),
@@ -154,10 +174,12 @@ fn verify(dir: &Path, acked: &[u32], seed: u64, cycle: u32) -> Vec<u32> {
             let i = i as u32;
             assert_eq!(event.index, i, "seed {seed} cycle {cycle}: run {r}");
             assert_eq!(event.step, step(i), "seed {seed} cycle {cycle}: run {r} event {i}");
+            assert_eq!(event.kind, kind(i), "seed {seed} cycle {cycle}: run {r} event {i}");
             assert_eq!(event.payload, payload(r, i), "seed {seed} cycle {cycle}: run {r} event {i}");
         }
         if let Ok(Some(record)) = store.run(run_id(r)) {
             assert_eq!(record.journal_len as usize, journal.len(), "seed {seed} cycle {cycle}");
+            check_indexes(&store, r, &record, seed, cycle);
         }
         if let Some(last) = journal.last() {
             // The identity index survived too: re-appending the last event is recognised.
@@ -182,6 +204,37 @@ fn verify(dir: &Path, acked: &[u32], seed: u64, cycle: u32) -> Vec<u32> {
         lens.push(journal.len() as u32);
     }
     lens
+}
+
+/// The indexes written with the journal agree with it: status (and the status index), the
+/// run's due timer, and its slot.
+fn check_indexes(store: &SledStore, r: u32, record: &RunRecord, seed: u64, cycle: u32) {
+    let id = run_id(r);
+    let last = record.journal_len.checked_sub(1);
+    let expected_status = last.map_or(RunStatus::Queued, status);
+    assert_eq!(record.status, expected_status, "seed {seed} cycle {cycle}: run {r} status");
+    let by_status = store
+        .find_runs(&RunQuery { status: Some(record.status), ..RunQuery::default() })
+        .unwrap_or_else(|e| panic!("seed {seed} cycle {cycle}: find runs: {e}"));
+    assert!(by_status.iter().any(|found| found.id == id), "seed {seed} cycle {cycle}: run {r} not indexed");
+    let timers: Vec<u64> = store
+        .due_timers(u64::MAX, 0)
+        .unwrap_or_else(|e| panic!("seed {seed} cycle {cycle}: timers: {e}"))
+        .into_iter()
+        .filter(|t| t.run == id)
+        .map(|t| t.due_at_ms)
+        .collect();
+    let expected_timers: Vec<u64> = match last {
+        Some(i) if i % 8 == 3 => vec![1_000 + u64::from(i)],
+        _ => Vec::new(),
+    };
+    assert_eq!(timers, expected_timers, "seed {seed} cycle {cycle}: run {r} timers");
+    let holds = store
+        .slot_holders(SLOT_KEY)
+        .unwrap_or_else(|e| panic!("seed {seed} cycle {cycle}: slots: {e}"))
+        .iter()
+        .any(|h| h.run == id);
+    assert_eq!(holds, last.is_some_and(|i| i % 8 == 6), "seed {seed} cycle {cycle}: run {r} slot");
 }
 
 fn parent() {

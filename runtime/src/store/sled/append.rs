@@ -6,10 +6,11 @@ use crate::store::error::{CallbackProblem, StoreError, StoreResult};
 use crate::store::event::{Append, AppendReceipt, EventKind, NewEvent};
 use crate::store::limits::Limits;
 use crate::store::run::{NewRun, RunId, RunRecord, RunStatus};
-use crate::store::sled::codec::{self, StoredEvent, StoredSlot};
+use crate::store::sled::codec::{self, StoredEventRef, StoredSlot};
 use crate::store::sled::journal;
 use crate::store::sled::keys;
 use crate::store::sled::overlay::Overlay;
+use crate::store::sled::run_state::{self, RunState};
 
 /// Loads a run's record.
 pub(crate) fn load_run(ov: &Overlay<'_>, run: RunId) -> StoreResult<Option<RunRecord>> {
@@ -64,27 +65,50 @@ struct Earlier {
 fn find_earlier(
     ov: &Overlay<'_>,
     run: RunId,
-    record: &RunRecord,
-    fresh: &[&NewEvent],
+    state: &RunState,
+    fresh: &[(&NewEvent, Vec<u8>)],
     event: &NewEvent,
+    identity: &[u8],
 ) -> StoreResult<Option<Earlier>> {
-    let tag = event.kind.tag();
-    if let Some(pos) = fresh.iter().position(|e| e.step == event.step && e.kind.tag() == tag) {
+    if let Some(pos) = fresh.iter().position(|(_, id)| id.as_slice() == identity) {
+        let (earlier, _) = fresh[pos];
         return Ok(Some(Earlier {
-            index: record.journal_len + pos as u32,
-            kind: fresh[pos].kind.clone(),
-            payload: fresh[pos].payload.clone(),
+            index: state.record.journal_len + pos as u32,
+            kind: earlier.kind.clone(),
+            payload: earlier.payload.clone(),
         }));
     }
-    let Some(raw) = ov.get(&keys::identity(run, &event.step, tag))? else {
+    let Some(index) = state.index_of(identity) else {
         return Ok(None);
     };
-    let index = codec::decode_u32(&raw, || format!("event identity in run {run}"))?;
     let stored = journal::load_event(ov, run, index)?.ok_or_else(|| StoreError::Corrupt {
         what: format!("journal of run {run}"),
-        detail: format!("identity points at missing event {index}"),
+        detail: format!("event {index} ({}) is missing", event.step),
     })?;
     Ok(Some(Earlier { index, kind: stored.kind, payload: stored.payload }))
+}
+
+/// Where the run record is in `writes` when they are a *plain append* of `run`: inserts
+/// of the run's journal keys only, plus its record. Such a write needs no intent: applied
+/// with the record last, a crash (sled recovers a prefix of its log) leaves either all of
+/// it or some journal keys without the record. Those are unreachable: the record's
+/// `journal_len` bounds every read of the journal (and the identity index is folded from
+/// what it bounds, `run_state`), and the next append at those indexes overwrites them.
+/// Everything else (status, timers, slots, callbacks, sealed pages, creation) goes through
+/// an intent.
+pub(crate) fn plain_append_commit(run: RunId, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Option<usize> {
+    let record = keys::run(run);
+    let journal = keys::journal_prefix(run);
+    let mut commit = None;
+    for (i, (key, value)) in writes.iter().enumerate() {
+        value.as_ref()?;
+        if *key == record {
+            commit = Some(i);
+        } else if !key.starts_with(&journal) {
+            return None;
+        }
+    }
+    commit
 }
 
 /// Applies the index effect of one new event, checking its precondition first.
@@ -187,19 +211,30 @@ fn close_run(ov: &mut Overlay<'_>, run: RunId) -> StoreResult<()> {
     Ok(())
 }
 
-/// The atomic append.
+/// What an append wrote: the receipt, and the identities of the events it journaled (for
+/// the run's in-memory state, once the write is applied).
+pub(crate) struct Appended {
+    /// The caller's receipt.
+    pub(crate) receipt: AppendReceipt,
+    /// Identity and journal index of each new event.
+    pub(crate) identities: Vec<(Vec<u8>, u32)>,
+}
+
+/// The atomic append, over the run's current state; the caller has checked the append
+/// against `Limits::check_append`.
 pub(crate) fn append(
     ov: &mut Overlay<'_>,
     limits: &Limits,
     run: RunId,
+    state: &RunState,
     append: &Append,
-) -> StoreResult<AppendReceipt> {
-    limits.check_append(append)?;
-    let record = load_run(ov, run)?.ok_or(StoreError::RunUnknown(run))?;
+) -> StoreResult<Appended> {
+    let record = &state.record;
     let mut indexes = Vec::with_capacity(append.events.len());
-    let mut fresh: Vec<&NewEvent> = Vec::new();
+    let mut fresh: Vec<(&NewEvent, Vec<u8>)> = Vec::new();
     for event in &append.events {
-        match find_earlier(ov, run, &record, &fresh, event)? {
+        let identity = run_state::identity(&event.step, event.kind.tag());
+        match find_earlier(ov, run, state, &fresh, event, &identity)? {
             Some(earlier) => {
                 if earlier.kind != event.kind || earlier.payload != event.payload {
                     return Err(StoreError::EventConflict {
@@ -212,7 +247,7 @@ pub(crate) fn append(
             }
             None => {
                 indexes.push(record.journal_len + fresh.len() as u32);
-                fresh.push(event);
+                fresh.push((event, identity));
             }
         }
     }
@@ -222,22 +257,22 @@ pub(crate) fn append(
     }
     limits.check_journal_len(record.journal_len, fresh.len() as u32)?;
 
-    for (i, event) in fresh.iter().enumerate() {
+    for (i, (event, _)) in fresh.iter().enumerate() {
         index_event(ov, run, append.at_ms, event)?;
         let index = record.journal_len + i as u32;
-        let stored = StoredEvent {
+        let stored = StoredEventRef {
             at_ms: append.at_ms,
-            step: event.step.clone(),
-            kind: event.kind.clone(),
-            payload: event.payload.clone(),
+            step: &event.step,
+            kind: &event.kind,
+            payload: &event.payload,
         };
         ov.insert(keys::journal(run, index), codec::encode(&stored)?);
-        ov.insert(keys::identity(run, &event.step, event.kind.tag()), index.to_be_bytes().to_vec());
     }
     let appended = fresh.len() as u32;
     journal::seal_pages(ov, run, record.journal_len, record.journal_len + appended)?;
     if appended == 0 && status_change.is_none() {
-        return Ok(AppendReceipt { indexes, appended, run: record });
+        let receipt = AppendReceipt { indexes, appended, run: record.clone() };
+        return Ok(Appended { receipt, identities: Vec::new() });
     }
     let mut updated = record.clone();
     updated.journal_len += appended;
@@ -251,5 +286,99 @@ pub(crate) fn append(
         }
     }
     ov.insert(keys::run(run), codec::encode(&updated)?);
-    Ok(AppendReceipt { indexes, appended, run: updated })
+    let identities = fresh
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, identity))| (identity, record.journal_len + i as u32))
+        .collect();
+    Ok(Appended { receipt: AppendReceipt { indexes, appended, run: updated }, identities })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::event::StepId;
+    use crate::store::sled::SledStore;
+    use crate::store::sled::codec::StoredEvent;
+
+    fn event(path: &str, payload: &[u8]) -> NewEvent {
+        NewEvent { step: StepId::new(path, 0, 0), kind: EventKind::StepCompleted, payload: payload.to_vec() }
+    }
+
+    fn one(event: NewEvent) -> Append {
+        Append { at_ms: 5, events: vec![event], status: None }
+    }
+
+    #[test]
+    fn journal_keys_left_past_the_record_by_a_crash_are_ignored_and_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = RunId::from_u128(7);
+        {
+            let store = SledStore::open_dir(dir.path()).expect("open");
+            store
+                .create_run(&NewRun { id: run, flow: "wibble".to_owned(), created_at_ms: 1 })
+                .expect("create");
+            store.append(run, &one(event("main/a", b"a"))).expect("append");
+            // What a plain append that crashed before its record leaves: events past the
+            // journal's length (here two, as from one append of two events).
+            for (index, path) in [(1u32, "main/lost"), (2, "main/lost-too")] {
+                let stored = StoredEvent {
+                    at_ms: 6,
+                    step: StepId::new(path, 0, 0),
+                    kind: EventKind::StepCompleted,
+                    payload: b"lost".to_vec(),
+                };
+                let raw = codec::encode(&stored).expect("encode");
+                store.db.insert(keys::journal(run, index), raw).expect("insert");
+            }
+            store.db.flush().expect("flush");
+        }
+        let store = SledStore::open_dir(dir.path()).expect("reopen");
+        let journal = store.journal(run, 0).expect("journal");
+        assert_eq!(journal.len(), 1);
+        assert!(store.journal(run, 1).expect("journal").is_empty());
+        // The lost event was never journaled: appending it journals it, at the next index.
+        let receipt = store.append(run, &one(event("main/lost-too", b"other"))).expect("append");
+        assert_eq!((receipt.appended, receipt.indexes.clone()), (1, vec![1]));
+        let journal = store.journal(run, 0).expect("journal");
+        assert_eq!(journal.len(), 2);
+        assert_eq!(
+            (journal[1].step.path.as_str(), journal[1].payload.as_slice()),
+            ("main/lost-too", &b"other"[..])
+        );
+        // The other leftover (index 2) is still beyond the record and invisible.
+        assert_eq!(store.run(run).expect("run").expect("present").journal_len, 2);
+        let again = store.append(run, &one(event("main/lost", b"lost"))).expect("append");
+        assert_eq!((again.appended, again.indexes), (1, vec![2]));
+    }
+
+    #[test]
+    fn a_format_1_store_is_upgraded_and_its_identity_keys_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = RunId::from_u128(8);
+        {
+            let store = SledStore::open_dir(dir.path()).expect("open");
+            store
+                .create_run(&NewRun { id: run, flow: "wibble".to_owned(), created_at_ms: 1 })
+                .expect("create");
+            store.append(run, &one(event("main/a", b"a"))).expect("append");
+            let header = codec::Header { format: codec::FORMAT_UPGRADABLE, sled: "0.34.7".to_owned() };
+            store.db.insert(keys::FORMAT, codec::encode(&header).expect("encode")).expect("header");
+            // A format 1 identity key, pointing nowhere useful.
+            let mut identity = vec![b'I'];
+            identity.extend_from_slice(&run.to_bytes());
+            identity.extend_from_slice(&run_state::identity(&StepId::new("main/b", 0, 0), 3));
+            store.db.insert(identity, 0u32.to_be_bytes().to_vec()).expect("identity");
+            store.db.flush().expect("flush");
+        }
+        let store = SledStore::open_dir(dir.path()).expect("reopen");
+        let raw = store.db.get(keys::FORMAT).expect("get").expect("header");
+        let header: codec::Header = codec::decode(&raw, String::new).expect("decode");
+        assert_eq!(header.format, codec::FORMAT_VERSION);
+        let again = store.append(run, &one(event("main/a", b"a"))).expect("retry");
+        assert_eq!((again.appended, again.indexes), (0, vec![0]));
+        let fresh = store.append(run, &one(event("main/b", b"b"))).expect("append");
+        assert_eq!((fresh.appended, fresh.indexes), (1, vec![1]));
+    }
 }

@@ -14,8 +14,12 @@ pub(crate) struct Header {
     pub(crate) sled: String,
 }
 
-/// The store format this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The store format this build writes. 2: event identities are no longer stored (they are
+/// folded from the journal, `run_state`); format 1 stores are read as is (their identity
+/// keys are ignored) and their header is rewritten on open, so an older weir refuses them.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The older format this build opens and upgrades.
+pub(crate) const FORMAT_UPGRADABLE: u32 = 1;
 
 /// A journal event as stored (the run and index are in the key).
 #[derive(Debug, Serialize, Deserialize)]
@@ -24,6 +28,15 @@ pub(crate) struct StoredEvent {
     pub(crate) step: StepId,
     pub(crate) kind: EventKind,
     pub(crate) payload: Vec<u8>,
+}
+
+/// A journal event to store, borrowed from the append (encodes exactly as [`StoredEvent`]).
+#[derive(Debug, Serialize)]
+pub(crate) struct StoredEventRef<'a> {
+    pub(crate) at_ms: u64,
+    pub(crate) step: &'a StepId,
+    pub(crate) kind: &'a EventKind,
+    pub(crate) payload: &'a Vec<u8>,
 }
 
 /// A held slot as stored (the key and run are in the key).
@@ -53,15 +66,6 @@ pub(crate) fn decode_u64(bytes: &[u8], what: impl FnOnce() -> String) -> StoreRe
         detail: format!("expected 8 bytes, found {}", bytes.len()),
     })?;
     Ok(u64::from_be_bytes(raw))
-}
-
-/// Decodes a big-endian u32 value.
-pub(crate) fn decode_u32(bytes: &[u8], what: impl FnOnce() -> String) -> StoreResult<u32> {
-    let raw: [u8; 4] = bytes.try_into().map_err(|_| StoreError::Corrupt {
-        what: what(),
-        detail: format!("expected 4 bytes, found {}", bytes.len()),
-    })?;
-    Ok(u32::from_be_bytes(raw))
 }
 
 /// Maps a sled error to a coded store error.

@@ -8,6 +8,15 @@
 //! journaled first as one *intent* record (a single insert, atomic), then applied key by key,
 //! then the intent is removed. sled recovers a prefix of its log, so after a crash either
 //! the intent is there (and [`recover`] re-applies it, idempotently) or none of its keys are.
+//!
+//! Writes are applied concurrently (see `locks`), so several intents can be left by one
+//! crash. Two intents that touch a common key were applied under a common lock, one after
+//! the other, and the first was removed before the second was recorded: a prefix that holds
+//! the second holds that removal. Sequence numbers follow the same order, so replaying the
+//! survivors oldest first is right either way.
+//!
+//! The commonest write, a plain append (new journal events of one run, their identities and
+//! the run's record), needs no intent at all: see [`apply_record_last`].
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +58,22 @@ pub(crate) fn apply(db: &sled::Db, seq: u64, writes: &[(Vec<u8>, Option<Vec<u8>>
     }
     db.remove(key(seq)).map_err(|e| sled_error("completing a write", e))?;
     Ok(())
+}
+
+/// Applies a plain append (`append::plain_append_commit`): every key but the run record,
+/// then the record, which makes the others reachable. One insert per key, no intent.
+pub(crate) fn apply_record_last(
+    db: &sled::Db,
+    writes: &[(Vec<u8>, Option<Vec<u8>>)],
+    record: usize,
+) -> StoreResult<()> {
+    for (i, (k, v)) in writes.iter().enumerate() {
+        if i != record {
+            apply_one(db, k, v.as_deref())?;
+        }
+    }
+    let (k, v) = &writes[record];
+    apply_one(db, k, v.as_deref())
 }
 
 /// Re-applies the intents a crash left behind, oldest first; returns how many.

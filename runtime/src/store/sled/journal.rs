@@ -72,30 +72,29 @@ fn index_after(key: &[u8], prefix: &[u8], run: RunId) -> StoreResult<u32> {
     )
 }
 
-/// The journal from `from`, in order: sealed pages, then single events.
-pub(crate) fn read(db: &sled::Db, run: RunId, from: u32, expected: u32) -> StoreResult<Vec<Event>> {
-    let mut out = Vec::with_capacity(expected.saturating_sub(from) as usize);
+/// The journal from `from` up to `len` (the run record's `journal_len`), in order: sealed
+/// pages, then single events. Keys at or past `len` are ignored: a plain append that crashed
+/// before writing its record can leave some (see `append::plain_append_commit`).
+pub(crate) fn read(db: &sled::Db, run: RunId, from: u32, len: u32) -> StoreResult<Vec<Event>> {
+    let mut out = Vec::with_capacity(len.saturating_sub(from) as usize);
+    if from >= len {
+        return Ok(out);
+    }
     let prefix = keys::page_prefix(run);
-    for entry in db.range(keys::page(run, page_start(from))..) {
+    for entry in db.range(keys::page(run, page_start(from))..keys::page(run, len)) {
         let (key, value) = entry.map_err(|e| sled_error("reading a journal", e))?;
-        if !key.starts_with(&prefix) {
-            break;
-        }
         let first = index_after(&key, &prefix, run)?;
         let page: Vec<StoredEvent> = codec::decode(&value, || format!("journal page {first} of run {run}"))?;
         for (i, stored) in page.into_iter().enumerate() {
             let index = first + i as u32;
-            if index >= from {
+            if (from..len).contains(&index) {
                 out.push(event(run, index, stored));
             }
         }
     }
     let prefix = keys::journal_prefix(run);
-    for entry in db.range(keys::journal(run, from)..) {
+    for entry in db.range(keys::journal(run, from)..keys::journal(run, len)) {
         let (key, value) = entry.map_err(|e| sled_error("reading a journal", e))?;
-        if !key.starts_with(&prefix) {
-            break;
-        }
         let index = index_after(&key, &prefix, run)?;
         let stored: StoredEvent = codec::decode(&value, || format!("event {index} of run {run}"))?;
         out.push(event(run, index, stored));

@@ -14,8 +14,8 @@ pub(crate) const RUN: u8 = b'R';
 pub(crate) const JOURNAL: u8 = b'J';
 /// Sealed journal pages: `G run first-index` → [`PAGE_EVENTS`] events.
 pub(crate) const PAGE: u8 = b'G';
-/// Event identities: `I run step kind` → index.
-pub(crate) const IDENTITY: u8 = b'I';
+// `I run step kind` → index held event identities in format 1; they are no longer written
+// or read (`run_state` folds them from the journal).
 /// Runs by status: `S status created run`.
 pub(crate) const BY_STATUS: u8 = b'S';
 /// Runs by flow: `F len flow created run`.
@@ -82,10 +82,6 @@ pub(crate) fn page_prefix(id: RunId) -> Vec<u8> {
 
 pub(crate) fn page(id: RunId, first: u32) -> Vec<u8> {
     with(PAGE, &[&id.to_bytes(), &first.to_be_bytes()])
-}
-
-pub(crate) fn identity(id: RunId, step: &StepId, tag: u8) -> Vec<u8> {
-    with(IDENTITY, &[&id.to_bytes(), &step.encode(), &[tag]])
 }
 
 pub(crate) fn by_status(status: RunStatus, created: u64, id: RunId) -> Vec<u8> {

@@ -1,6 +1,7 @@
-//! The embedded store: one sled tree in `<dir>/store/`, written under a single writer lock
-//! in atomic multi-key writes (`intent`), made durable by group commit (sled `flush()` plus
-//! a real `fdatasync`). sled's own periodic flush is off, so durability is only ours.
+//! The embedded store: one sled tree in `<dir>/store/`, written concurrently under per-run
+//! and cross-run locks (`locks`) in atomic multi-key writes (`intent`, or record-last for
+//! plain appends), made durable by group commit (sled `flush()` plus a real `fdatasync`).
+//! sled's own periodic flush is off, so durability is only ours.
 
 mod append;
 mod codec;
@@ -9,27 +10,31 @@ mod intent;
 mod journal;
 mod keys;
 mod lock;
+mod locks;
 mod overlay;
 mod read;
+mod run_state;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::sync::{MutexGuard, RwLock, RwLockReadGuard};
 
 use crate::store::Store;
 use crate::store::callback::{CallbackRecord, CallbackState, PostOutcome, TokenHash};
 use crate::store::crash::{CrashHook, CrashPoint};
 use crate::store::error::{StoreError, StoreResult};
-use crate::store::event::{Append, AppendReceipt, Event};
+use crate::store::event::{Append, AppendReceipt, Event, EventKind};
 use crate::store::group_commit::GroupCommit;
 use crate::store::limits::Limits;
 use crate::store::resource::{Resource, ResourceHash, ResourceMeta};
 use crate::store::run::{NewRun, RunId, RunQuery, RunRecord};
 use crate::store::schedule::{DueTimer, SlotHolder};
 
-use self::codec::{FORMAT_VERSION, Header, sled_error};
+use self::codec::{FORMAT_UPGRADABLE, FORMAT_VERSION, Header, sled_error};
 use self::durability::DataFiles;
 use self::lock::DirLock;
+use self::locks::WriteLocks;
 use self::overlay::Overlay;
+use self::run_state::RunState;
 
 /// How to open a [`SledStore`].
 #[derive(Clone)]
@@ -66,9 +71,9 @@ pub struct SledStore {
     dir: PathBuf,
     db: sled::Db,
     limits: Limits,
-    /// Serialises read-check-write; holds the sequence number of the last applied write.
-    writer: Mutex<u64>,
-    /// Held in write mode while a write's keys are applied, so readers see it whole.
+    /// Make each write's read-check-write atomic (see `locks`).
+    locks: WriteLocks,
+    /// Held in write mode while an intent's keys are applied, so readers see it whole.
     visible: RwLock<()>,
     group: GroupCommit,
     files: DataFiles,
@@ -117,7 +122,7 @@ impl SledStore {
             dir,
             db,
             limits: config.limits,
-            writer: Mutex::new(0),
+            locks: WriteLocks::default(),
             visible: RwLock::new(()),
             group: GroupCommit::default(),
             files,
@@ -133,20 +138,25 @@ impl SledStore {
         match found {
             Some(raw) => {
                 let header: Header = codec::decode(&raw, || "store header".to_owned())?;
-                if header.format != FORMAT_VERSION {
-                    return Err(StoreError::Format {
-                        found: format!("{} (written with sled {})", header.format, header.sled),
-                        supported: FORMAT_VERSION.to_string(),
-                    });
+                match header.format {
+                    FORMAT_VERSION => Ok(()),
+                    FORMAT_UPGRADABLE => self.write_header(),
+                    other => Err(StoreError::Format {
+                        found: format!("{other} (written with sled {})", header.sled),
+                        supported: format!("{FORMAT_UPGRADABLE} and {FORMAT_VERSION}"),
+                    }),
                 }
-                Ok(())
             }
-            None => self.write(|ov| {
-                let header = Header { format: FORMAT_VERSION, sled: "0.34.7".to_owned() };
-                ov.insert(keys::FORMAT.to_vec(), codec::encode(&header)?);
-                Ok(())
-            }),
+            None => self.write_header(),
         }
+    }
+
+    fn write_header(&self) -> StoreResult<()> {
+        self.write(self.locks.content(), |ov| {
+            let header = Header { format: FORMAT_VERSION, sled: "0.34.7".to_owned() };
+            ov.insert(keys::FORMAT.to_vec(), codec::encode(&header)?);
+            Ok(())
+        })
     }
 
     /// The store directory.
@@ -156,7 +166,7 @@ impl SledStore {
 
     /// Counters of the write path.
     pub fn stats(&self) -> StoreStats {
-        StoreStats { writes: *self.writer(), syncs: self.group.syncs() }
+        StoreStats { writes: self.group.writes(), syncs: self.group.syncs() }
     }
 
     /// Bytes used on disk by the whole store directory.
@@ -173,10 +183,6 @@ impl SledStore {
         walk(&self.dir).map_err(|e| StoreError::io("measuring the store", e))
     }
 
-    fn writer(&self) -> MutexGuard<'_, u64> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn crash_at(&self, point: CrashPoint) {
         if let Some(hook) = &self.crash {
             hook(point);
@@ -188,44 +194,106 @@ impl SledStore {
         self.visible.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `build` under the writer lock, applies what it wrote atomically (see `intent`), and
-    /// returns once a sync covers it (or covers what was there, when it wrote nothing).
-    fn write<T>(&self, build: impl FnOnce(&mut Overlay<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    /// Applies what an operation wrote, atomically: a plain append of `run` record-last,
+    /// anything else through an intent (while readers wait). Called holding the locks that
+    /// made the operation's read-check-write atomic (`locks`). Returns the sequence number
+    /// the caller must wait for, once it has released those locks ([`SledStore::durable`]):
+    /// it covers this write and every write the operation could have read from.
+    fn apply(&self, ov: Overlay<'_>, run: Option<RunId>) -> StoreResult<u64> {
+        if ov.is_empty() {
+            return Ok(self.group.current());
+        }
+        let writes = ov.into_writes();
+        let seq = self.group.begin();
+        let applied = match run.and_then(|run| append::plain_append_commit(run, &writes)) {
+            Some(record) => intent::apply_record_last(&self.db, &writes, record),
+            None => {
+                let _whole = self.visible.write().unwrap_or_else(|e| e.into_inner());
+                intent::apply(&self.db, seq, &writes)
+            }
+        };
+        if let Err(e) = applied {
+            // Part of the write may be applied in memory: refuse writes until a reopen
+            // recovers the intent or drops it.
+            self.group.poison(e.to_string());
+            self.group.finish(seq, false);
+            return Err(e);
+        }
+        Ok(self.group.finish(seq, true))
+    }
+
+    /// Returns once a sync covers `target` (from [`SledStore::apply`]).
+    fn durable(&self, target: u64) -> StoreResult<()> {
+        self.crash_at(CrashPoint::DuringGroup);
+        self.group.wait_durable(target, &|| self.files.sync(&self.db, self.crash.as_ref()))
+    }
+
+    /// Runs `build` holding `held` (kv, resources, callbacks, the header), applies what it
+    /// wrote, and returns once durable.
+    fn write<T>(
+        &self,
+        held: MutexGuard<'_, ()>,
+        build: impl FnOnce(&mut Overlay<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         self.group.check_writable()?;
-        let (out, seq) = {
-            let mut seq = self.writer();
+        let (out, target) = {
+            let _held = held;
             let mut ov = Overlay::new(&self.db);
             let out = build(&mut ov)?;
-            if !ov.is_empty() {
-                let next = *seq + 1;
-                let applied = {
-                    let _whole = self.visible.write().unwrap_or_else(|e| e.into_inner());
-                    intent::apply(&self.db, next, &ov.into_writes())
-                };
-                if let Err(e) = applied {
-                    // Part of the write may be applied in memory: refuse writes until a
-                    // reopen recovers the intent or drops it.
-                    self.group.poison(e.to_string());
-                    return Err(e);
-                }
-                *seq = next;
-                self.group.applied(next);
-            }
-            (out, *seq)
+            (out, self.apply(ov, None)?)
         };
-        self.crash_at(CrashPoint::DuringGroup);
-        self.group.wait_durable(seq, &|| self.files.sync(&self.db, self.crash.as_ref()))?;
+        self.durable(target)?;
         Ok(out)
+    }
+
+    /// True when an append's checks read other runs' keys (see `locks`).
+    fn crosses_runs(append: &Append) -> bool {
+        append.status.is_some_and(|s| s.is_terminal())
+            || append.events.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::SlotAcquired { .. }
+                        | EventKind::SlotReleased { .. }
+                        | EventKind::CallbackCreated { .. }
+                        | EventKind::CallbackReceived { .. }
+                )
+            })
     }
 }
 
 impl Store for SledStore {
     fn create_run(&self, run: &NewRun) -> StoreResult<RunRecord> {
-        self.write(|ov| append::create_run(ov, &self.limits, run))
+        self.group.check_writable()?;
+        let (record, target) = {
+            let mut held = self.locks.run(run.id, false);
+            let mut ov = Overlay::new(&self.db);
+            let record = append::create_run(&mut ov, &self.limits, run)?;
+            let created = !ov.is_empty();
+            let target = self.apply(ov, Some(run.id))?;
+            if created {
+                held.stripe().insert(run.id, RunState::created(record.clone()));
+            }
+            (record, target)
+        };
+        self.durable(target)?;
+        Ok(record)
     }
 
     fn append(&self, run: RunId, events: &Append) -> StoreResult<AppendReceipt> {
-        self.write(|ov| append::append(ov, &self.limits, run, events))
+        // Limits first, as the model does (and before loading a run's state for nothing).
+        self.limits.check_append(events)?;
+        self.group.check_writable()?;
+        let (receipt, target) = {
+            let mut held = self.locks.run(run, SledStore::crosses_runs(events));
+            let state = held.stripe().state(&self.db, run)?.ok_or(StoreError::RunUnknown(run))?;
+            let mut ov = Overlay::new(&self.db);
+            let appended = append::append(&mut ov, &self.limits, run, state, events)?;
+            let target = self.apply(ov, Some(run))?;
+            state.applied(appended.receipt.run.clone(), appended.identities);
+            (appended.receipt, target)
+        };
+        self.durable(target)?;
+        Ok(receipt)
     }
 
     fn run(&self, run: RunId) -> StoreResult<Option<RunRecord>> {
@@ -250,7 +318,7 @@ impl Store for SledStore {
 
     fn kv_put(&self, flow: &str, key: &[u8], value: &[u8]) -> StoreResult<()> {
         self.limits.check_kv(flow, key, Some(value))?;
-        self.write(|ov| {
+        self.write(self.locks.content(), |ov| {
             ov.insert(keys::kv(flow, key), value.to_vec());
             Ok(())
         })
@@ -258,7 +326,7 @@ impl Store for SledStore {
 
     fn kv_delete(&self, flow: &str, key: &[u8]) -> StoreResult<bool> {
         self.limits.check_kv(flow, key, None)?;
-        self.write(|ov| {
+        self.write(self.locks.content(), |ov| {
             let existed = ov.get(&keys::kv(flow, key))?.is_some();
             if existed {
                 ov.remove(keys::kv(flow, key));
@@ -270,7 +338,7 @@ impl Store for SledStore {
     fn put_resource(&self, media_type: &str, bytes: &[u8], at_ms: u64) -> StoreResult<ResourceMeta> {
         self.limits.check_resource(media_type, bytes)?;
         let hash = ResourceHash::of(bytes);
-        self.write(|ov| {
+        self.write(self.locks.content(), |ov| {
             if let Some(meta) = read::resource_meta(&self.db, &hash)? {
                 return Ok(meta);
             }
@@ -311,7 +379,7 @@ impl Store for SledStore {
     }
 
     fn post_callback(&self, token: &TokenHash, payload: &[u8], at_ms: u64) -> StoreResult<PostOutcome> {
-        self.write(|ov| {
+        self.write(self.locks.cross_run(), |ov| {
             let Some(mut cb) = append::load_callback(ov, token)? else {
                 return Ok(PostOutcome::Unknown);
             };
