@@ -506,14 +506,11 @@ impl<'a> Interpreter<'a> {
             }
             return Ok(outcome);
         }
-        // A paused (or queued) run is running again from here on.
-        if let Some(record) = self.store.run(id)?
-            && matches!(record.status, RunStatus::Paused | RunStatus::Queued)
-        {
-            let at_ms = self.clock.now_ms();
-            self.store.append(id, &Append { at_ms, events: Vec::new(), status: Some(RunStatus::Running) })?;
-        }
+        // A paused (or queued) run becomes `running` with the first thing it journals: a drive
+        // that finds nothing new to do writes nothing.
+        let running = self.store.run(id)?.is_some_and(|r| r.status == RunStatus::Running);
         let mut run = Run {
+            running: std::cell::Cell::new(running),
             interp: self,
             id,
             program: &bytecode.program,
@@ -554,7 +551,7 @@ impl<'a> Interpreter<'a> {
                 None => Outcome::Succeeded(Value::None),
             },
             Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
-            Err(Stop::Paused(waiting)) => return self.pause(id, *waiting),
+            Err(Stop::Paused(waiting)) => return self.pause(id, *waiting, run.running.get()),
             Err(Stop::Rejected(rejection)) => rejection.outcome(),
             Err(Stop::Failed(error)) => {
                 // `on failure e { … }` runs once when the run fails; the run stays failed.
@@ -566,7 +563,7 @@ impl<'a> Interpreter<'a> {
                     run.deadline = None;
                     match run.block(handler.body) {
                         Err(Stop::Store(e)) => return Err(InterpError::Store(e)),
-                        Err(Stop::Paused(waiting)) => return self.pause(id, *waiting),
+                        Err(Stop::Paused(waiting)) => return self.pause(id, *waiting, run.running.get()),
                         Err(Stop::NeedsDecision(step)) => {
                             let status = Some(RunStatus::NeedsDecision);
                             self.store.append(
@@ -624,9 +621,12 @@ impl<'a> Interpreter<'a> {
     }
 
     /// Journal that the run waits, and say for what.
-    fn pause(&self, id: RunId, waiting: Waiting) -> Result<Outcome, InterpError> {
-        let at_ms = self.clock.now_ms();
-        self.store.append(id, &Append { at_ms, events: Vec::new(), status: Some(RunStatus::Paused) })?;
+    fn pause(&self, id: RunId, waiting: Waiting, running: bool) -> Result<Outcome, InterpError> {
+        // Still `paused` when this drive journaled nothing: nothing to write.
+        if running {
+            let at_ms = self.clock.now_ms();
+            self.store.append(id, &Append { at_ms, events: Vec::new(), status: Some(RunStatus::Paused) })?;
+        }
         Ok(Outcome::Paused(waiting))
     }
 }
@@ -671,6 +671,9 @@ struct Run<'i, 'a, 'r> {
     journal: HashMap<(StepId, u8), Event>,
     /// Every journaled approval vote, in journal order (`approval.rs`).
     votes: Vec<Event>,
+    /// The run's status is `running` (set with the first append of a drive that changes
+    /// anything).
+    running: std::cell::Cell<bool>,
     /// Who started the run (`--as`), if recorded.
     initiator: Option<String>,
     /// When the run's `timeout` passes (Unix ms), if the flow has one.
@@ -745,6 +748,7 @@ impl Run<'_, '_, '_> {
     /// exactly `at_ms` + its delay, which replay (whose clock is the journal's) relies on.
     fn append_at(&mut self, at_ms: u64, events: Vec<NewEvent>) -> Result<(), Stop> {
         self.pending()?;
+        let status = (!self.running.replace(true)).then_some(RunStatus::Running);
         // A replay: once the original journaled its deadline as passed, it journaled nothing
         // more of its own (wherever a crash had left it), so the replay stops here too.
         if let Some(oracle) = self.interp.replay
@@ -753,8 +757,14 @@ impl Run<'_, '_, '_> {
         {
             return Err(self.deadline_error());
         }
-        let append = Append { at_ms, events, status: None };
-        let receipt = self.interp.store.append(self.id, &append)?;
+        let append = Append { at_ms, events, status };
+        let receipt = match self.interp.store.append(self.id, &append) {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                self.running.set(status.is_none());
+                return Err(Stop::Store(e));
+            }
+        };
         for (event, index) in append.events.into_iter().zip(receipt.indexes) {
             let key = (event.step.clone(), event.kind.tag());
             let stored = Event {
@@ -992,8 +1002,6 @@ impl Run<'_, '_, '_> {
         }
     }
 
-    /// Fails the run once its `timeout` has passed. The moment is journaled (`@run/timeout`
-    /// fired), so a replay stops at the same place (its clock is the journal's).
     /// Stops a branch whose sibling failed, at its next step. Where it stopped is journaled
     /// (`STEP/cancelled`), so a later drive and a replay stop it at the same step.
     fn check_cancelled(&mut self, at: &StepId) -> Result<(), Stop> {
@@ -1017,6 +1025,8 @@ impl Run<'_, '_, '_> {
         }))
     }
 
+    /// Fails the run once its `timeout` has passed. The moment is journaled (`@run/timeout`
+    /// fired), so a replay stops at the same place (its clock is the journal's).
     fn check_deadline(&mut self, at: &StepId) -> Result<(), Stop> {
         self.deadline_at(at, false)
     }

@@ -105,6 +105,8 @@ impl Run<'_, '_, '_> {
                             flow: flow.clone(),
                             journal: fork.journal.clone(),
                             votes: fork.votes.clone(),
+                            // The run was marked `running` before its branches started.
+                            running: std::cell::Cell::new(true),
                             initiator: fork.initiator.clone(),
                             deadline: fork.deadline,
                             input: fork.input.clone(),
@@ -164,6 +166,7 @@ impl Run<'_, '_, '_> {
 
     /// `parallel { … } { … }`.
     pub(super) fn parallel(&mut self, branches: &[BlockIx]) -> Result<Flow, Stop> {
+        self.mark_running()?;
         let work = branches.iter().map(|&body| Work { body, local: None, iteration: None }).collect();
         let joined = self.concurrently(work, branches.len());
         for (branch, result) in branches.iter().zip(&joined) {
@@ -185,6 +188,7 @@ impl Run<'_, '_, '_> {
         body: BlockIx,
         width: usize,
     ) -> Result<Flow, Stop> {
+        self.mark_running()?;
         let names = self.body_names(body);
         let work = items
             .into_iter()
@@ -214,6 +218,13 @@ impl Run<'_, '_, '_> {
             })
             .collect();
         outcome(results)
+    }
+}
+
+impl Run<'_, '_, '_> {
+    /// Marks the run `running` before branches that journal on their own threads start.
+    fn mark_running(&mut self) -> Result<(), Stop> {
+        if self.running.get() { Ok(()) } else { self.append(Vec::new()) }
     }
 }
 

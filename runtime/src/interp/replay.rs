@@ -17,6 +17,7 @@ use crate::store::{
     StoreResult, TokenHash,
 };
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use weir_bytecode::Bytecode;
@@ -65,6 +66,11 @@ pub(super) struct Oracle {
     compared: AtomicU32,
     divergence: Mutex<Option<Divergence>>,
     program: Bytecode,
+    /// Journal positions by (identity, kind): every lookup is one hash probe, so a replay
+    /// is linear in the journal.
+    by_identity: HashMap<(StepId, u8), usize>,
+    /// Journal positions by (path, iteration), in journal order (a step's attempts).
+    by_path: HashMap<(String, u32), Vec<usize>>,
 }
 
 /// Events the drive does not append itself: the start (written by `start`), the votes
@@ -110,7 +116,7 @@ impl Oracle {
 
     /// The journaled event of this identity and kind.
     pub(super) fn find(&self, step: &StepId, kind: &EventKind) -> Option<&Event> {
-        self.events.iter().find(|e| &e.step == step && e.kind.tag() == kind.tag())
+        self.by_identity.get(&(step.clone(), kind.tag())).and_then(|&i| self.events.get(i))
     }
 
     /// Outside `parallel`: the original journaled `timer` (the run's deadline) as fired
@@ -124,42 +130,42 @@ impl Oracle {
     /// positions are timing, fired at all (the caller asks only where the original did not
     /// finish what it was doing).
     pub(super) fn passed(&self, timer: &StepId, finished: bool) -> bool {
-        let fired = |e: &Event| &e.step == timer && e.kind == EventKind::TimerFired;
+        let Some(fired) = self.by_identity.get(&(timer.clone(), EventKind::TimerFired.tag())).copied() else {
+            return false;
+        };
         if self.unordered.load(Ordering::SeqCst) > 0 {
-            return !finished && self.events.iter().any(fired);
+            return !finished;
         }
         self.skip_external();
-        let at = self.cursor.load(Ordering::Relaxed);
-        self.events.iter().take(at).any(fired)
+        fired < self.cursor.load(Ordering::Relaxed)
     }
 
     /// The events of a step's attempts before its outcome (`started` of each attempt, failed
     /// attempts, retry timers), in journal order.
     pub(super) fn attempts(&self, step: &StepId) -> Vec<NewEvent> {
-        let attempt = format!("{}/attempt", step.path);
-        let retry = format!("{}/retry", step.path);
-        let timeout = format!("{}/timeout", step.path);
-        self.events
-            .iter()
-            .filter(|e| e.step.iteration == step.iteration)
-            .filter(|e| {
-                (e.step.path == step.path && e.kind == EventKind::StepStarted)
-                    || e.step.path == attempt
-                    || e.step.path == retry
-                    || e.step.path == timeout
-            })
+        let mut at: Vec<usize> = Vec::new();
+        for path in [
+            step.path.clone(),
+            format!("{}/attempt", step.path),
+            format!("{}/retry", step.path),
+            format!("{}/timeout", step.path),
+        ] {
+            let found = self.by_path.get(&(path.clone(), step.iteration)).into_iter().flatten();
+            at.extend(found.filter(|&&i| path != step.path || self.events[i].kind == EventKind::StepStarted));
+        }
+        at.sort_unstable();
+        at.into_iter()
+            .map(|i| &self.events[i])
             .map(|e| NewEvent { step: e.step.clone(), kind: e.kind.clone(), payload: e.payload.clone() })
             .collect()
     }
 
     /// The journaled outcome of a step: `Ok(output)` or `Err(error)` payloads.
     pub(super) fn outcome(&self, step: &StepId) -> Option<Result<&[u8], &[u8]>> {
-        self.events.iter().find(|e| &e.step == step).and_then(|_| {
-            if let Some(done) = self.find(step, &EventKind::StepCompleted) {
-                return Some(Ok(done.payload.as_slice()));
-            }
-            self.find(step, &EventKind::StepFailed).map(|failed| Err(failed.payload.as_slice()))
-        })
+        if let Some(done) = self.find(step, &EventKind::StepCompleted) {
+            return Some(Ok(done.payload.as_slice()));
+        }
+        self.find(step, &EventKind::StepFailed).map(|failed| Err(failed.payload.as_slice()))
     }
 
     /// The time of the next event the drive must append (the replay's clock).
@@ -205,14 +211,14 @@ impl Oracle {
             if self.unordered.load(Ordering::SeqCst) > 0 {
                 // Inside `parallel`: the event of this identity and kind, wherever it is.
                 let consumed = self.consumed.lock().unwrap_or_else(|e| e.into_inner());
-                let found = (at..self.events.len()).find(|&i| {
-                    !consumed.get(i).copied().unwrap_or(false)
-                        && self.events[i].step == event.step
-                        && self.events[i].kind.tag() == event.kind.tag()
-                });
+                let found = self
+                    .by_identity
+                    .get(&(event.step.clone(), event.kind.tag()))
+                    .copied()
+                    .filter(|&i| i >= at && !consumed.get(i).copied().unwrap_or(false));
                 at = found.unwrap_or(self.events.len());
             }
-            let replayed = describe(&event.kind, &event.step);
+            let replayed = || describe(&event.kind, &event.step);
             match self.events.get(at) {
                 Some(journaled)
                     if journaled.step == event.step
@@ -227,17 +233,19 @@ impl Oracle {
                 Some(journaled) => {
                     let message = if journaled.step == event.step && journaled.kind == event.kind {
                         format!(
-                            "the program produced {replayed} with different content than the journal ({} bytes journaled, {} replayed)",
+                            "the program produced {} with different content than the journal ({} bytes journaled, {} replayed)",
+                            replayed(),
                             journaled.payload.len(),
                             event.payload.len()
                         )
                     } else {
                         format!(
-                            "the program produced {replayed} where the journal has {}",
+                            "the program produced {} where the journal has {}",
+                            replayed(),
                             describe(&journaled.kind, &journaled.step)
                         )
                     };
-                    self.diverge_at(at, &event.step, Some(replayed), message);
+                    self.diverge_at(at, &event.step, Some(replayed()), message);
                     return Err(diverged());
                 }
                 // A journal without an end was interrupted: the replay matched all of it.
@@ -245,8 +253,8 @@ impl Oracle {
                     return Err(StoreError::Limit(REPLAY_END.to_string()));
                 }
                 None => {
-                    let message = format!("the program produced {replayed} after the end of the journal");
-                    self.diverge(&event.step, Some(replayed), message);
+                    let message = format!("the program produced {} after the end of the journal", replayed());
+                    self.diverge(&event.step, Some(replayed()), message);
                     return Err(diverged());
                 }
             }
@@ -375,7 +383,15 @@ impl Interpreter<'_> {
             Some(bytecode) => bytecode.clone(),
             None => self.program(id)?,
         };
+        let mut by_identity = HashMap::with_capacity(events.len());
+        let mut by_path: HashMap<(String, u32), Vec<usize>> = HashMap::new();
+        for (i, event) in events.iter().enumerate() {
+            by_identity.entry((event.step.clone(), event.kind.tag())).or_insert(i);
+            by_path.entry((event.step.path.clone(), event.step.iteration)).or_default().push(i);
+        }
         let oracle = Oracle {
+            by_identity,
+            by_path,
             consumed: Mutex::new(vec![false; events.len()]),
             events,
             cursor: AtomicUsize::new(0),
