@@ -96,6 +96,7 @@ fn op() -> impl Strategy<Value = Op> {
             bytes: resource_bytes(i),
             at_ms: t,
         }),
+        1 => (0u8..4).prop_map(|r| Op::DeleteRun(run_id(r))),
         2 => (0u8..4, prop::sample::select(vec![&b"p"[..], b"q"]), 0u64..6).prop_map(|(t, p, at)| Op::PostCallback {
             token: token(t),
             payload: p.to_vec(),

@@ -10,6 +10,7 @@ mod explain;
 mod families;
 mod files;
 mod fmt;
+mod gc;
 mod graph;
 mod init;
 mod outcome;
@@ -68,6 +69,7 @@ enum Command {
     Retry(retry::RetryArgs),
     Callback(callback::CallbackArgs),
     Replay(replay::ReplayArgs),
+    Gc(gc::GcArgs),
     Disasm(disasm::DisasmArgs),
     Init(init::InitArgs),
 }
@@ -99,6 +101,7 @@ pub fn run() -> ExitCode {
         Command::Retry(args) => retry::run(args),
         Command::Callback(args) => callback::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Gc(args) => gc::run(args),
         Command::Disasm(args) => disasm::run(args),
         Command::Init(args) => init::run(args),
     };

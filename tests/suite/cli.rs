@@ -29,7 +29,7 @@ fn version_and_help() {
     weir().arg("--version").assert().success().stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
     for command in [
         "check", "fmt", "parse", "explain", "init", "disasm", "build", "run", "runs", "cancel", "approve",
-        "reject", "resume", "callback", "replay", "resolve", "retry",
+        "reject", "resume", "callback", "replay", "resolve", "retry", "gc",
     ] {
         weir().args([command, "--help"]).assert().success().stdout(predicate::str::contains("Example"));
     }
@@ -827,4 +827,28 @@ fn run_takes_a_flow_slug_of_the_project() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot read"));
+}
+
+#[test]
+fn gc_deletes_old_finished_runs_and_keeps_the_rest() {
+    let dir = dir_with(&[("weir.toml", PEOPLE), ("ship.flow", SHIP), ("clean.flow", CLEAN)]);
+    weir().current_dir(dir.path()).args(["run", "clean.flow"]).assert().success();
+    weir().current_dir(dir.path()).args(["run", "clean.flow"]).assert().success();
+    let paused = start_paused(dir.path());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let output =
+        weir().current_dir(dir.path()).args(["gc", "--older-than", "0s", "--dry-run", "--json"]).output();
+    let document: serde_json::Value = serde_json::from_slice(&output.expect("gc").stdout).expect("json");
+    assert_eq!(document["runs"].as_array().map(Vec::len), Some(2), "{document}");
+    weir()
+        .current_dir(dir.path())
+        .args(["gc", "--older-than", "0s"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 finished runs older than 0s deleted"));
+    let runs = weir().current_dir(dir.path()).args(["runs", "--json"]).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("json");
+    let ids: Vec<&str> = runs.as_array().into_iter().flatten().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, [paused.as_str()], "only the paused run is left");
+    weir().current_dir(dir.path()).args(["gc", "--older-than", "soon"]).assert().code(2);
 }

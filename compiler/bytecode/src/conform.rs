@@ -133,7 +133,7 @@ fn is_optional(program: &Program, ty: TypeIx) -> bool {
 }
 
 /// `30s`, `5m`, `2h`, `1d`, `250ms`, or a plain number of milliseconds.
-fn parse_duration(text: &str) -> Option<i64> {
+pub fn parse_duration(text: &str) -> Option<i64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);

@@ -17,6 +17,7 @@ pub const STORE_ERROR_CODES: &[&str] = &[
     "STORE-RUN-UNKNOWN",
     "STORE-RUN-EXISTS",
     "STORE-RUN-CLOSED",
+    "STORE-RUN-OPEN",
     "STORE-EVENT-CONFLICT",
     "STORE-SLOT-FULL",
     "STORE-CALLBACK",
@@ -116,6 +117,9 @@ pub enum StoreError {
     /// The run is terminal: its journal is closed.
     #[error("run {0} is finished: its journal is closed")]
     RunClosed(RunId),
+    /// Only a finished run can be deleted.
+    #[error("run {0} has not finished; only finished runs can be deleted")]
+    RunOpen(RunId),
     /// An event with the same step identity and kind exists with another content.
     #[error("run {run}: the journal already holds a different {kind} event for step {step}")]
     EventConflict {
@@ -167,6 +171,7 @@ impl StoreError {
             StoreError::RunUnknown(_) => "STORE-RUN-UNKNOWN",
             StoreError::RunExists(_) => "STORE-RUN-EXISTS",
             StoreError::RunClosed(_) => "STORE-RUN-CLOSED",
+            StoreError::RunOpen(_) => "STORE-RUN-OPEN",
             StoreError::EventConflict { .. } => "STORE-EVENT-CONFLICT",
             StoreError::SlotFull { .. } => "STORE-SLOT-FULL",
             StoreError::Callback { .. } => "STORE-CALLBACK",

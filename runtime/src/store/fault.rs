@@ -339,4 +339,12 @@ impl<S: Store> Store for FaultStore<S> {
     fn slot_holders(&self, key: &str) -> StoreResult<Vec<SlotHolder>> {
         self.read(|s| s.slot_holders(key))
     }
+
+    fn delete_run(&self, run: RunId) -> StoreResult<bool> {
+        let out = self.write(Op::DeleteRun(run))?;
+        expect(out, |o| match o {
+            OpOutput::Deleted(d) => Some(d),
+            _ => None,
+        })
+    }
 }

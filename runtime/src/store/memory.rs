@@ -355,4 +355,16 @@ impl Store for MemoryStore {
     fn slot_holders(&self, key: &str) -> StoreResult<Vec<SlotHolder>> {
         Ok(holders_of(&self.state(), key))
     }
+
+    fn delete_run(&self, run: RunId) -> StoreResult<bool> {
+        let mut state = self.state();
+        match state.runs.get(&run) {
+            None => return Ok(false),
+            Some((record, _)) if !record.status.is_terminal() => return Err(StoreError::RunOpen(run)),
+            Some(_) => {}
+        }
+        state.runs.remove(&run);
+        state.callbacks.retain(|_, cb| cb.run != run);
+        Ok(true)
+    }
 }

@@ -88,4 +88,11 @@ pub trait Store: Send + Sync {
 
     /// The runs holding a slot of a concurrency key, by run id.
     fn slot_holders(&self, key: &str) -> StoreResult<Vec<SlotHolder>>;
+
+    /// Deletes a finished run: its record, journal, indexes and callbacks (`weir gc`),
+    /// durably; false when there was no such run. A run that has not finished is refused
+    /// (`STORE-RUN-OPEN`). Resources and kv values are the flows', not the run's: they stay.
+    fn delete_run(&self, run: RunId) -> StoreResult<bool> {
+        Err(StoreError::Limit(format!("this store cannot delete runs (run {run})")))
+    }
 }

@@ -40,6 +40,8 @@ pub enum Op {
         /// The caller's clock.
         at_ms: u64,
     },
+    /// [`Store::delete_run`].
+    DeleteRun(RunId),
     /// [`Store::post_callback`].
     PostCallback {
         /// The token's hash.
@@ -82,6 +84,7 @@ impl Op {
             Op::PostCallback { token, payload, at_ms } => {
                 store.post_callback(token, payload, *at_ms).map(OpOutput::Posted)
             }
+            Op::DeleteRun(run) => store.delete_run(*run).map(OpOutput::Deleted),
         }
     }
 
@@ -94,6 +97,7 @@ impl Op {
             Op::KvDelete { .. } => "kv-delete",
             Op::PutResource { .. } => "put-resource",
             Op::PostCallback { .. } => "post-callback",
+            Op::DeleteRun(_) => "delete-run",
         }
     }
 }

@@ -188,6 +188,33 @@ fn index_event(ov: &mut Overlay<'_>, run: RunId, at_ms: u64, event: &NewEvent) -
     Ok(())
 }
 
+/// Deletes a finished run: record, indexes, journal (single events and pages, and the
+/// identity keys a format-1 store wrote), and its callbacks. False when there is no such run.
+pub(crate) fn delete_run(ov: &mut Overlay<'_>, run: RunId) -> StoreResult<bool> {
+    let Some(record) = load_run(ov, run)? else { return Ok(false) };
+    if !record.status.is_terminal() {
+        return Err(StoreError::RunOpen(run));
+    }
+    ov.remove(keys::run(run));
+    ov.remove(keys::by_status(record.status, record.created_at_ms, run));
+    ov.remove(keys::by_flow(&record.flow, record.created_at_ms, run));
+    ov.remove(keys::by_time(record.created_at_ms, run));
+    let mut legacy_identities = vec![b'I'];
+    legacy_identities.extend_from_slice(&run.to_bytes());
+    for prefix in [keys::journal_prefix(run), keys::page_prefix(run), legacy_identities] {
+        for (key, _) in ov.scan_prefix(&prefix)? {
+            ov.remove(key);
+        }
+    }
+    for (key, value) in ov.scan_prefix(&[keys::CALLBACK])? {
+        let callback: CallbackRecord = codec::decode(&value, || "a callback record".to_owned())?;
+        if callback.run == run {
+            ov.remove(key);
+        }
+    }
+    Ok(true)
+}
+
 /// Drops the timers and slots of a run that just finished.
 fn close_run(ov: &mut Overlay<'_>, run: RunId) -> StoreResult<()> {
     let timer_prefix = keys::run_timer_prefix(run);

@@ -279,6 +279,20 @@ impl Store for SledStore {
         Ok(record)
     }
 
+    fn delete_run(&self, run: RunId) -> StoreResult<bool> {
+        self.group.check_writable()?;
+        let (deleted, target) = {
+            let mut held = self.locks.run(run, true);
+            let mut ov = Overlay::new(&self.db);
+            let deleted = append::delete_run(&mut ov, run)?;
+            let target = self.apply(ov, Some(run))?;
+            held.stripe().forget(run);
+            (deleted, target)
+        };
+        self.durable(target)?;
+        Ok(deleted)
+    }
+
     fn append(&self, run: RunId, events: &Append) -> StoreResult<AppendReceipt> {
         // Limits first, as the model does (and before loading a run's state for nothing).
         self.limits.check_append(events)?;

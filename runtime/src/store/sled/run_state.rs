@@ -99,6 +99,11 @@ impl Stripe {
         Ok(Some(&mut entry.2))
     }
 
+    /// Forgets a run (deleted).
+    pub(crate) fn forget(&mut self, run: RunId) {
+        self.runs.retain(|(id, ..)| *id != run);
+    }
+
     /// Keeps the state of a run just created.
     pub(crate) fn insert(&mut self, run: RunId, state: RunState) {
         self.clock += 1;
