@@ -31,6 +31,10 @@ pub struct ResumeArgs {
     /// Print JSON (one document for a run id, a list otherwise).
     #[arg(long)]
     json: bool,
+    /// Keep going as a scheduler: a run pauses at a timer that is not due, and is woken when
+    /// it is; exits when no run is left for a timer to wake (or on Ctrl-C).
+    #[arg(long, conflicts_with_all = ["id", "json"])]
+    watch: bool,
 }
 
 pub fn run(args: ResumeArgs) -> u8 {
@@ -61,6 +65,9 @@ pub fn run(args: ResumeArgs) -> u8 {
                 EXIT_FAILURE
             }
         };
+    }
+    if args.watch {
+        return watch(&session);
     }
     let ids = match moving(&session.project.store, session.clock.now_ms()) {
         Ok(ids) => ids,
@@ -103,6 +110,73 @@ pub fn run(args: ResumeArgs) -> u8 {
         print("nothing to resume\n");
     }
     code
+}
+
+/// Runs `--watch` drives at once.
+const WATCH_THREADS: usize = 16;
+
+/// `--watch`: drive what should move, pausing runs at timers that are not due, then sleep
+/// until the next timer is due (at most a second, to notice decisions and new runs), again.
+fn watch(session: &project::Session) -> u8 {
+    let interp = session.interpreter().pausing_at_timers();
+    let store = &session.project.store;
+    loop {
+        let ids = match moving(store, session.clock.now_ms()) {
+            Ok(ids) => ids,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_STORE;
+            }
+        };
+        // Due runs are driven on several threads at once, so that their writes share syncs
+        // (group commit) and a backlog after a restart clears quickly.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for _ in 0..WATCH_THREADS.min(ids.len()) {
+                scope.spawn(|| {
+                    while let Some(&id) = ids.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
+                        match interp
+                            .program(id)
+                            .and_then(|bytecode| interp.resume(id, &bytecode, &mut |_| {}))
+                        {
+                            Ok(outcome) => {
+                                let (_, document, _) = describe(id, &outcome);
+                                print(&format!(
+                                    "run {} {}\n",
+                                    id.0,
+                                    document["status"].as_str().unwrap_or("")
+                                ));
+                            }
+                            Err(InterpError::Store(e)) => {
+                                eprintln!("error: {e}");
+                                failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                                return;
+                            }
+                            Err(e) => eprintln!("error: run {}: {e}", id.0),
+                        }
+                    }
+                });
+            }
+        });
+        if failed.load(std::sync::atomic::Ordering::SeqCst) {
+            return EXIT_STORE;
+        }
+        let next = match store.due_timers(u64::MAX, 1) {
+            Ok(timers) => timers.first().map(|t| t.due_at_ms),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_STORE;
+            }
+        };
+        let Some(next) = next else {
+            print("nothing left to wake\n");
+            return EXIT_OK;
+        };
+        let now = session.clock.now_ms();
+        let pause = next.saturating_sub(now).min(1_000);
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+    }
 }
 
 /// Runs that should be moving: queued or running (a crash, `--detach`), and paused runs

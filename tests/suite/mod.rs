@@ -14,6 +14,7 @@ mod lower;
 mod output;
 mod parallel;
 mod project_checks;
+mod r9;
 mod replay;
 mod retries;
 mod run;
