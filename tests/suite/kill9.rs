@@ -33,7 +33,7 @@ const POINTS: [&str; 9] = [
 
 const FLOW: &str = r#"flow f50 {
   version "1.0.0"
-  concurrency unlimited because "the kill test starts many runs"
+  concurrency max 3 queue
   trigger manual
   input { n: int = 1 }
 
@@ -216,6 +216,13 @@ fn kill9_matrix_through_the_cli_loses_nothing_and_repeats_no_keyed_effect() {
             }
             snapshots.insert(*run, now);
         }
+        // No slot is leaked: at most three runs hold one, and only unfinished ones.
+        let holders = store.slot_holders("f50").expect("slots");
+        assert!(holders.len() <= 3, "{} slots held (seed {seed})", holders.len());
+        for holder in &holders {
+            let status = store.run(holder.run).expect("run").map(|r| r.status);
+            assert!(status.is_some_and(|s| !s.is_terminal()), "a finished run holds a slot (seed {seed})");
+        }
         let pending: Vec<(RunId, Next)> =
             runs.iter().map(|r| (*r, next(&store, *r))).filter(|(_, n)| !matches!(n, Next::Done)).collect();
         drop(store);
@@ -314,6 +321,7 @@ fn kill9_matrix_through_the_cli_loses_nothing_and_repeats_no_keyed_effect() {
         let output: serde_json::Value = serde_json::from_slice(&end.payload).expect("output");
         assert!(output.to_string().contains("\"ok\",{\"Bool\":true}"), "run {run}: {output}");
     }
+    assert!(store.slot_holders("f50").expect("slots").is_empty(), "slots leaked (seed {seed})");
     drop(store);
     // Every keyed write reached the server under one key, and every one of them arrived.
     let seen = seen.lock().expect("seen").clone();
