@@ -679,30 +679,11 @@ fn a_run_over_the_concurrency_limit_queues_and_resume_starts_it() {
 
 /// A server on 127.0.0.1 answering `{"id": 7}` to everything; counts requests.
 fn counting_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                }
-            }
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let body = r#"{"id": 7}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+    let port = super::http::serve(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (200, r#"{"id": 7}"#.to_string())
     });
     (port, count)
 }

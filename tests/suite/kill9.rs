@@ -78,55 +78,12 @@ const FLOW: &str = r#"flow f50 {
 type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 fn effects_server() -> (u16, Seen) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let head_end = loop {
-                    if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break at + 4;
-                    }
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                };
-                let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                while buffer.len() < head_end + length {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let key = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("idempotency-key:"))
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                let body = String::from_utf8_lossy(&buffer[head_end..]).to_string();
-                log.lock().expect("log").push((key, body));
-                let answer = r#"{"ok": true}"#;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                    answer.len()
-                );
-            });
-        }
+    let port = super::http::serve(move |request| {
+        let key = request.header("idempotency-key").unwrap_or("").to_string();
+        log.lock().expect("log").push((key, request.body.clone()));
+        (200, r#"{"ok": true}"#.to_string())
     });
     (port, seen)
 }

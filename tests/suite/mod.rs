@@ -9,6 +9,7 @@ mod corpus;
 mod docs;
 mod faults;
 mod fmt;
+mod http;
 mod kill9;
 mod lower;
 mod output;

@@ -34,46 +34,22 @@ struct Held {
 /// A server on 127.0.0.1 that holds each request until `group` requests of its group have
 /// arrived (or 5 s pass), then answers `{"together": true|false}` to each.
 fn holding_server(group: usize) -> (u16, Arc<(Mutex<Held>, Condvar)>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let state = Arc::new((Mutex::new(Held::default()), Condvar::new()));
     let shared = state.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let state = shared.clone();
-            std::thread::spawn(move || {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let (lock, changed) = &*state;
-                let mut held = lock.lock().expect("held");
-                let mine = held.arrived / group;
-                held.arrived += 1;
-                held.most = held.most.max(held.arrived - held.served);
-                if held.arrived % group == 0 {
-                    held.released = mine + 1;
-                    changed.notify_all();
-                }
-                let (mut held, timeout) = changed
-                    .wait_timeout_while(held, Duration::from_secs(5), |h| h.released <= mine)
-                    .expect("wait");
-                held.served += 1;
-                drop(held);
-                let body = format!("{{\"together\": {}}}", !timeout.timed_out());
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
+    let port = super::http::serve(move |_| {
+        let (lock, changed) = &*shared;
+        let mut held = lock.lock().expect("held");
+        let mine = held.arrived / group;
+        held.arrived += 1;
+        held.most = held.most.max(held.arrived - held.served);
+        if held.arrived % group == 0 {
+            held.released = mine + 1;
+            changed.notify_all();
         }
+        let (mut held, timeout) =
+            changed.wait_timeout_while(held, Duration::from_secs(5), |h| h.released <= mine).expect("wait");
+        held.served += 1;
+        (200, format!("{{\"together\": {}}}", !timeout.timed_out()))
     });
     (port, state)
 }
@@ -205,38 +181,11 @@ fn a_store_failing_at_any_operation_inside_parallel_loses_nothing() {
 
 /// A server on 127.0.0.1 that answers `GET /slow/MS` with `{"ok": true}` after MS ms.
 fn slow_server() -> u16 {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buffer);
-                let ms = head
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|p| p.rsplit('/').next())
-                    .and_then(|m| m.parse().ok());
-                std::thread::sleep(Duration::from_millis(ms.unwrap_or(0)));
-                let body = r#"{"ok": true}"#;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
+    super::http::serve(|request| {
+        let ms = request.path().rsplit('/').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(ms));
+        (200, r#"{"ok": true}"#.to_string())
+    })
 }
 
 #[test]

@@ -12,35 +12,15 @@ use weir_runtime::store::{Event, EventKind, FaultMode, FaultPlan, FaultStore, Me
 /// A server on 127.0.0.1 answering each request with the next status of `script` (then
 /// 200), `{"n": COUNT}` as body; it counts requests.
 pub(super) fn flaky_server(script: Vec<u16>) -> (u16, Arc<Mutex<usize>>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let count = Arc::new(Mutex::new(0usize));
     let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                }
-            }
-            let n = {
-                let mut count = seen.lock().expect("count");
-                *count += 1;
-                *count
-            };
-            let status = script.get(n - 1).copied().unwrap_or(200);
-            let body = format!("{{\"n\": {n}}}");
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+    let port = super::http::serve(move |_| {
+        let n = {
+            let mut count = seen.lock().expect("count");
+            *count += 1;
+            *count
+        };
+        (script.get(n - 1).copied().unwrap_or(200), format!("{{\"n\": {n}}}"))
     });
     (port, count)
 }

@@ -180,54 +180,11 @@ fn a_run_stopped_by_a_failed_write_resumes_without_doing_a_step_twice() {
 /// A real HTTP server on 127.0.0.1 that answers `{"id": 7}` and records each request's
 /// `Idempotency-Key` (empty when there is none).
 fn notes_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let head_end = loop {
-                let Ok(n) = stream.read(&mut chunk) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                buffer.extend_from_slice(&chunk[..n]);
-                if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break Some(at + 4);
-                }
-            };
-            let Some(head_end) = head_end else { continue };
-            let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buffer.len() < head_end + length {
-                let Ok(n) = stream.read(&mut chunk) else { break };
-                if n == 0 {
-                    break;
-                }
-                buffer.extend_from_slice(&chunk[..n]);
-            }
-            let key = head
-                .lines()
-                .find_map(|l| l.strip_prefix("idempotency-key:"))
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            log.lock().expect("log").push(key);
-            let body = r#"{"id": 7}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+    let port = super::http::serve(move |request| {
+        log.lock().expect("log").push(request.header("idempotency-key").unwrap_or("").to_string());
+        (200, r#"{"id": 7}"#.to_string())
     });
     (port, seen)
 }
