@@ -31,7 +31,7 @@ pub struct GcArgs {
 }
 
 pub fn run(args: GcArgs) -> u8 {
-    let Some(age) = weir_bytecode::conform::parse_duration(&args.older_than).filter(|ms| *ms >= 0) else {
+    let Some(age) = weir_bytecode::value::parse_duration(&args.older_than).filter(|ms| *ms >= 0) else {
         return usage_error(&format!(
             "--older-than takes a duration such as `30d` or `12h`, got `{}`",
             args.older_than

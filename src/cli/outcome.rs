@@ -27,6 +27,29 @@ macro_rules! exit_codes {
 }
 pub(super) use exit_codes;
 
+/// ` --project DIR` when the command's project is not the one around the current
+/// directory, so that the commands printed for the user (approve, resolve, resume…) work
+/// where they are typed. Set once by the command that opened the project.
+static PROJECT_FLAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the project the command works in (see `PROJECT_FLAG`).
+pub(super) fn set_project(dir: &std::path::Path) {
+    let here = super::project::project_dir(std::path::Path::new("."));
+    let dir = super::project::project_dir(dir);
+    let flag = if dir == here {
+        String::new()
+    } else {
+        let cwd = std::env::current_dir().ok().and_then(|d| std::fs::canonicalize(d).ok());
+        let shown = cwd.as_deref().and_then(|cwd| dir.strip_prefix(cwd).ok()).unwrap_or(&dir);
+        format!(" --project {}", shown.display())
+    };
+    let _ = PROJECT_FLAG.set(flag);
+}
+
+fn project_flag() -> &'static str {
+    PROJECT_FLAG.get().map_or("", String::as_str)
+}
+
 /// A progress reporter: lines on stdout, or on stderr under `--json`.
 pub(super) fn progress(json: bool) -> impl FnMut(&str) {
     move |line: &str| {
@@ -84,11 +107,13 @@ pub(super) fn describe(id: RunId, outcome: &Outcome) -> (u8, serde_json::Value, 
             format!("run {run} failed at {}: {} ({})\n", error.step, error.message, error.code)
         }
         Outcome::NeedsDecision { step } => format!(
-            "run {run} needs a decision: step {step} was started but its outcome is unknown and it has no idempotency_key, so weir will not send it again by itself\n"
+            "run {run} needs a decision: step {step} was started but its outcome is unknown and it has no idempotency_key, so weir will not send it again by itself\n  decide:  weir resolve{} {run} --retry | --done [--output JSON]\n",
+            project_flag()
         ),
         Outcome::Paused(waiting) => paused(&run, waiting),
         Outcome::Queued { key, held } => format!(
-            "run {run} queued: {held} run(s) hold the concurrency key `{key}`; `weir resume` starts it when one ends\n"
+            "run {run} queued: {held} run(s) hold the concurrency key `{key}`; `weir resume{}` starts it when one ends\n",
+            project_flag()
         ),
         Outcome::Skipped { key } => {
             format!("run {run} skipped: the concurrency key `{key}` is full and the flow's policy is skip\n")
@@ -164,8 +189,10 @@ fn paused(run: &str, waiting: &Waiting) -> String {
     }
     if let Some(url) = &waiting.url {
         return format!(
-            "run {run} paused: step `{}`{within} waits for a post to callback `{}` (times out at {due})\n  post:    weir callback {url} --json-body '{{…}}'\n",
-            waiting.step, waiting.name
+            "run {run} paused: step `{}`{within} waits for a post to callback `{}` (times out at {due})\n  post:    weir callback{} {url} --json-body '{{…}}'\n",
+            waiting.step,
+            waiting.name,
+            project_flag()
         );
     }
     let who = if waiting.deciders.is_empty() {
@@ -190,9 +217,13 @@ fn paused(run: &str, waiting: &Waiting) -> String {
         _ => "PERSON",
     };
     let inputs: String = waiting.inputs.iter().map(|name| format!(" --input {name}=VALUE")).collect();
-    text.push_str(&format!("  approve: weir approve {decide} {} --as {person}{inputs}\n", waiting.name));
+    let flag = project_flag();
     text.push_str(&format!(
-        "  reject:  weir reject {decide} {} --as {person} --reason \"…\"\n",
+        "  approve: weir approve{flag} {decide} {} --as {person}{inputs}\n",
+        waiting.name
+    ));
+    text.push_str(&format!(
+        "  reject:  weir reject{flag} {decide} {} --as {person} --reason \"…\"\n",
         waiting.name
     ));
     text

@@ -86,6 +86,7 @@ impl Session {
             eprintln!("error: {message}");
             EXIT_STORE
         })?;
+        super::outcome::set_project(&project.dir);
         let library = super::build::compile_library(&project.dir, Some(&project.config));
         Ok(Session { project, library, clock: SystemClock })
     }

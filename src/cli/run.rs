@@ -79,6 +79,7 @@ pub fn run(args: RunArgs) -> u8 {
         Some(Ok(uuid)) => Some(RunId(uuid)),
         Some(Err(_)) => return usage_error("--id takes a UUID"),
     };
+    super::outcome::set_project(&compiled.project);
     let store = match project::open_store(&compiled.project.join(".weir")) {
         Ok(store) => store,
         Err(e) => {

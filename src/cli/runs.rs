@@ -50,8 +50,7 @@ fn parse_status(text: &str) -> Result<RunStatus, String> {
 
 /// The store directory of the project around `dir`.
 pub(super) fn store_dir(dir: &Path) -> PathBuf {
-    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    absolute.ancestors().find(|d| d.join(weir_config::FILE_NAME).is_file()).unwrap_or(&absolute).join(".weir")
+    super::project::project_dir(dir).join(".weir")
 }
 
 pub fn run(args: RunsArgs) -> u8 {

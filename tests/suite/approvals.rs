@@ -3,8 +3,8 @@
 //! what happens next, a passed timeout takes the default, a changed `binds` is refused, and
 //! a store that fails at any operation loses no decision and completes nothing twice.
 
-use super::run::TestClock;
-use weir_bytecode::{Bytecode, Value};
+use super::run::{TestClock, compile_text as compile};
+use weir_bytecode::Value;
 use weir_runtime::interp::{Decide, InterpError, Interpreter, Outcome};
 use weir_runtime::store::{
     EventKind, FaultMode, FaultPlan, FaultStore, MemoryStore, RunId, RunStatus, Store,
@@ -16,14 +16,6 @@ fn config() -> weir_config::Config {
     let (config, diagnostics) = weir_config::parse_bytes(PEOPLE.as_bytes());
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     config
-}
-
-fn compile(text: &str, config: &weir_config::Config) -> Bytecode {
-    let (_, diagnostics) = weir_compiler::check::diagnose(text.as_bytes(), Some(config));
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
-    let parsed = weir_grammar::parse(text);
-    let flow = parsed.file.flows().next().expect("a flow");
-    weir_compiler::lower::lower_flow(flow, text, Some(config), None).expect("lowers")
 }
 
 /// A flow around one approval: `extra` goes into the approval's block, `after` after it.

@@ -3,20 +3,12 @@
 //! run at once, outputs come back in input order, the first failure in branch order
 //! propagates, a store failing at any operation loses nothing, and every journal replays.
 
-use super::run::TestClock;
+use super::run::{TestClock, compile_text as compile};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
-use weir_bytecode::{Bytecode, Value};
+use weir_bytecode::Value;
 use weir_runtime::interp::{Interpreter, Outcome};
 use weir_runtime::store::{EventKind, FaultMode, FaultPlan, FaultStore, MemoryStore, RunId, Store};
-
-fn compile(text: &str, config: &weir_config::Config) -> Bytecode {
-    let (_, diagnostics) = weir_compiler::check::diagnose(text.as_bytes(), Some(config));
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
-    let parsed = weir_grammar::parse(text);
-    let flow = parsed.file.flows().next().expect("a flow");
-    weir_compiler::lower::lower_flow(flow, text, Some(config), None).expect("lowers")
-}
 
 /// What the server saw.
 #[derive(Default)]

@@ -1,8 +1,8 @@
 //! Replay (R6): every journal the run tests produce replays clean; a tampered event and a
 //! changed program are reported at their journal index with the step's source position.
 
-use super::run::TestClock;
-use weir_bytecode::{Bytecode, Value};
+use super::run::{TestClock, compile};
+use weir_bytecode::Value;
 use weir_runtime::interp::{Interpreter, Outcome};
 use weir_runtime::store::{Append, MemoryStore, NewEvent, NewRun, RunId, Store};
 
@@ -14,13 +14,6 @@ pub(super) fn assert_replays(store: &dyn Store, config: &weir_config::Config, ru
     let report = interp.replay(run, None).or_else(|_| interp.replay(run, None)).expect("replay");
     assert!(report.divergence.is_none(), "replay of {run} diverged: {:?}", report.divergence);
     assert!(report.compared > 0, "{report:?}");
-}
-
-fn compile(path: &str) -> Bytecode {
-    let text = std::fs::read_to_string(super::root().join(path)).expect("flow");
-    let parsed = weir_grammar::parse(&text);
-    let flow = parsed.file.flows().next().expect("a flow");
-    weir_compiler::lower::lower_flow(flow, &text, None, None).expect("lowers")
 }
 
 fn input() -> Value {

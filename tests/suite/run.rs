@@ -34,7 +34,8 @@ impl Clock for TestClock {
     }
 }
 
-fn compile(path: &str) -> Bytecode {
+/// A flow file of the repository, lowered (it must parse cleanly).
+pub(super) fn compile(path: &str) -> Bytecode {
     let text = std::fs::read_to_string(super::root().join(path)).expect("flow");
     let parsed = weir_grammar::parse(&text);
     assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
@@ -205,7 +206,8 @@ fn local_config(port: u16) -> weir_config::Config {
     config
 }
 
-fn compile_text(text: &str, config: &weir_config::Config) -> Bytecode {
+/// Flow text checked against `config` (no errors allowed), then lowered.
+pub(super) fn compile_text(text: &str, config: &weir_config::Config) -> Bytecode {
     let (_, diagnostics) = weir_compiler::check::diagnose(text.as_bytes(), Some(config));
     assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
     let parsed = weir_grammar::parse(text);

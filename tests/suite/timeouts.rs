@@ -8,12 +8,7 @@ use weir_runtime::interp::{Interpreter, Outcome};
 use weir_runtime::store::{MemoryStore, Store};
 
 fn compile(text: &str) -> Bytecode {
-    let config = weir_config::Config::default();
-    let (_, diagnostics) = weir_compiler::check::diagnose(text.as_bytes(), Some(&config));
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
-    let parsed = weir_grammar::parse(text);
-    let flow = parsed.file.flows().next().expect("a flow");
-    weir_compiler::lower::lower_flow(flow, text, Some(&config), None).expect("lowers")
+    super::run::compile_text(text, &weir_config::Config::default())
 }
 
 fn flow(body: &str) -> String {

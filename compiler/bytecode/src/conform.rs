@@ -53,7 +53,7 @@ fn conform_at(program: &Program, ty: TypeIx, value: Value, path: &mut String) ->
         (TypeDesc::Float, Value::Float(f)) => Ok(Value::Float(f)),
         (TypeDesc::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
         (TypeDesc::Duration, Value::Duration(ms) | Value::Int(ms)) => Ok(Value::Duration(ms)),
-        (TypeDesc::Duration, Value::String(s)) => parse_duration(&s)
+        (TypeDesc::Duration, Value::String(s)) => crate::value::parse_duration(&s)
             .map(Value::Duration)
             .ok_or_else(|| format!("{} must be a duration such as `30s` or `2h`, got `{s}`", describe(path))),
         (TypeDesc::Time, Value::Time(ms) | Value::Int(ms)) => Ok(Value::Time(ms)),
@@ -130,23 +130,6 @@ fn is_optional(program: &Program, ty: TypeIx) -> bool {
         program.ty(ty),
         Some(TypeDesc::Optional { .. } | TypeDesc::None | TypeDesc::Unknown | TypeDesc::Json)
     )
-}
-
-/// `30s`, `5m`, `2h`, `1d`, `250ms`, or a plain number of milliseconds.
-pub fn parse_duration(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: i64 = digits.parse().ok()?;
-    let scale = match unit {
-        "" | "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(scale)
 }
 
 #[cfg(test)]

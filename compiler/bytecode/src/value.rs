@@ -131,6 +131,37 @@ pub fn format_duration(millis: i64) -> String {
     out
 }
 
+/// The inverse of [`format_duration`]: `1h30m`, `250ms`, `30s`, `2d` (or a plain number of
+/// milliseconds) → milliseconds. `None` for anything else or on overflow. (Run-time text:
+/// an approval's input, a callback body, `weir gc --older-than`.)
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let mut total: i64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let number: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (size, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else {
+            match rest.as_bytes().first()? {
+                b's' => (1_000, 1),
+                b'm' => (60_000, 1),
+                b'h' => (3_600_000, 1),
+                b'd' => (86_400_000, 1),
+                _ => return None,
+            }
+        };
+        total = total.checked_add(number.checked_mul(size)?)?;
+        rest = &rest[len..];
+    }
+    (!text.is_empty()).then_some(total)
+}
+
 /// A time as RFC 3339 in UTC (`2024-07-15T16:24:59Z`, with milliseconds when not zero).
 pub fn format_time_rfc3339(millis: i64) -> Option<String> {
     let ts = jiff::Timestamp::from_millisecond(millis).ok()?;
@@ -364,6 +395,17 @@ mod tests {
         assert_eq!(format_duration(-60_000), "-1m");
         assert_eq!(format_duration(86_400_000 + 1), "1d1ms");
         assert_eq!(format_duration(i64::MIN).chars().next(), Some('-'));
+    }
+
+    #[test]
+    fn durations_parse_back() {
+        for ms in [0, 250, 1_000, 5_400_000, 86_400_001, 3 * 86_400_000 + 7] {
+            assert_eq!(parse_duration(&format_duration(ms)), Some(ms));
+        }
+        assert_eq!(parse_duration("1500"), Some(1_500));
+        for bad in ["", "soon", "5x", "h", "1h30", "9999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

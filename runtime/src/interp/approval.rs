@@ -273,10 +273,11 @@ pub fn find_person(config: &weir_config::Config, who: &str) -> Result<String, St
 
 /// Approval requests without an outcome, in journal order.
 fn pending_requests(journal: &[Event]) -> Vec<(StepId, ApprovalRequest)> {
+    let decided: std::collections::HashSet<&StepId> =
+        journal.iter().filter(|e| e.kind == EventKind::StepCompleted).map(|e| &e.step).collect();
     journal
         .iter()
-        .filter(|e| e.kind == EventKind::StepStarted)
-        .filter(|e| !journal.iter().any(|d| d.step == e.step && d.kind == EventKind::StepCompleted))
+        .filter(|e| e.kind == EventKind::StepStarted && !decided.contains(&e.step))
         .filter_map(|e| Some((e.step.clone(), serde_json::from_slice::<ApprovalRequest>(&e.payload).ok()?)))
         .collect()
 }

@@ -29,6 +29,16 @@ struct Started {
     due_at_ms: Option<u64>,
 }
 
+/// The run that called the run of this journal (its `@run/parent` link), if any.
+pub(super) fn parent_in(journal: &[crate::store::Event]) -> Option<RunId> {
+    journal
+        .iter()
+        .find(|e| e.step.path == super::PARENT)
+        .and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.payload).ok())
+        .and_then(|link| link["run"].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()))
+        .map(RunId)
+}
+
 /// The child run of the call at `step` of run `parent`.
 fn child_id(parent: RunId, step: &StepId) -> RunId {
     let mut seed = parent.to_bytes().to_vec();
@@ -46,22 +56,16 @@ fn child_id(parent: RunId, step: &StepId) -> RunId {
 impl Interpreter<'_> {
     /// The run that called `id` (`call`), if any.
     pub fn parent_of(&self, id: RunId) -> Result<Option<RunId>, InterpError> {
-        let journal = self.store.journal(id, 0)?;
-        Ok(journal
-            .iter()
-            .find(|e| e.step.path == super::PARENT)
-            .and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.payload).ok())
-            .and_then(|link| link["run"].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok()))
-            .map(RunId))
+        Ok(parent_in(&self.store.journal(id, 0)?))
     }
 
-    /// When a child run has just finished, its parent can go on: marked `running` so that
-    /// `weir resume` drives it.
-    pub(super) fn wake_parent(&self, id: RunId) -> Result<(), InterpError> {
+    /// When a child run has just finished, its parent (`parent_in` its journal) can go on:
+    /// marked `running` so that `weir resume` drives it.
+    pub(super) fn wake_parent(&self, parent: Option<RunId>) -> Result<(), InterpError> {
         if self.replay.is_some() {
             return Ok(());
         }
-        if let Some(parent) = self.parent_of(id)?
+        if let Some(parent) = parent
             && let Some(record) = self.store.run(parent)?
             && record.status == RunStatus::Paused
         {

@@ -499,10 +499,11 @@ impl<'a> Interpreter<'a> {
             .find(|e| e.kind == EventKind::RunStarted)
             .and_then(|e| serde_json::from_slice::<Value>(&e.payload).ok())
             .ok_or_else(|| InterpError::Journal(format!("run {id:?} has no start event")))?;
+        let parent = call::parent_in(&journal);
         // A run takes its concurrency slot before it first runs (or waits, queued).
         if let Some(outcome) = self.admit(id, bytecode, &journal, &input)? {
             if matches!(outcome, Outcome::Skipped { .. }) {
-                self.wake_parent(id)?;
+                self.wake_parent(parent)?;
             }
             return Ok(outcome);
         }
@@ -616,7 +617,7 @@ impl<'a> Interpreter<'a> {
             },
         )?;
         // A run called by another: the caller can go on.
-        self.wake_parent(id)?;
+        self.wake_parent(parent)?;
         Ok(outcome)
     }
 
@@ -1061,7 +1062,6 @@ impl Run<'_, '_, '_> {
         if self.interp.replay.is_none() && self.recorded(&timer, &EventKind::TimerFired).is_none() {
             self.append(vec![NewEvent { step: timer, kind: EventKind::TimerFired, payload: Vec::new() }])?;
         }
-        let _ = deadline;
         Err(self.deadline_error())
     }
 

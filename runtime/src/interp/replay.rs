@@ -423,7 +423,10 @@ impl Interpreter<'_> {
         };
         if oracle.divergence.lock().unwrap_or_else(|e| e.into_inner()).is_none() && !oracle.exhausted() {
             let at = oracle.cursor.load(Ordering::Relaxed);
-            let left = &oracle.events[at];
+            let left = oracle
+                .events
+                .get(at)
+                .ok_or_else(|| InterpError::Journal("the replay lost its place".into()))?;
             let step = left.step.clone();
             let ended = match &outcome {
                 Some(Outcome::Paused(waiting)) => format!("paused at `{}`", waiting.name),

@@ -19,18 +19,21 @@ pub enum Resolution {
 
 /// The write a `needs_decision` run waits on: `started` without an outcome.
 fn unknown(journal: &[Event]) -> Option<&Event> {
+    // What is known: a step's outcome (attempt 0), and each failed attempt (`STEP/attempt`).
+    let known: std::collections::HashSet<&StepId> = journal
+        .iter()
+        .filter(|d| matches!(d.kind, EventKind::StepCompleted | EventKind::StepFailed))
+        .map(|d| &d.step)
+        .collect();
     journal.iter().rev().find(|e| {
         e.kind == EventKind::StepStarted
             && e.payload.is_empty()
-            && !journal.iter().any(|d| {
-                let outcome = d.step == StepId::new(e.step.path.clone(), e.step.iteration, 0)
-                    && matches!(d.kind, EventKind::StepCompleted | EventKind::StepFailed);
-                let attempt_failed = d.step.path == format!("{}/attempt", e.step.path)
-                    && d.step.iteration == e.step.iteration
-                    && d.step.attempt == e.step.attempt
-                    && d.kind == EventKind::StepFailed;
-                outcome || attempt_failed
-            })
+            && !known.contains(&StepId::new(e.step.path.clone(), e.step.iteration, 0))
+            && !known.contains(&StepId::new(
+                format!("{}/attempt", e.step.path),
+                e.step.iteration,
+                e.step.attempt,
+            ))
     })
 }
 
