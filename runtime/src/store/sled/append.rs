@@ -94,7 +94,7 @@ fn find_earlier(
 /// it or some journal keys without the record. Those are unreachable: the record's
 /// `journal_len` bounds every read of the journal (and the identity index is folded from
 /// what it bounds, `run_state`), and the next append at those indexes overwrites them.
-/// Everything else (status, timers, slots, callbacks, sealed pages, creation) goes through
+/// Everything else (status, timers, slots, callbacks, creation) goes through
 /// an intent.
 pub(crate) fn plain_append_commit(run: RunId, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Option<usize> {
     let record = keys::run(run);
@@ -296,7 +296,6 @@ pub(crate) fn append(
         ov.insert(keys::journal(run, index), codec::encode(&stored)?);
     }
     let appended = fresh.len() as u32;
-    journal::seal_pages(ov, run, record.journal_len, record.journal_len + appended)?;
     if appended == 0 && status_change.is_none() {
         let receipt = AppendReceipt { indexes, appended, run: record.clone() };
         return Ok(Appended { receipt, identities: Vec::new() });

@@ -27,6 +27,7 @@ pub(crate) struct StoredEvent {
     pub(crate) at_ms: u64,
     pub(crate) step: StepId,
     pub(crate) kind: EventKind,
+    #[serde(with = "serde_bytes")]
     pub(crate) payload: Vec<u8>,
 }
 
@@ -36,6 +37,7 @@ pub(crate) struct StoredEventRef<'a> {
     pub(crate) at_ms: u64,
     pub(crate) step: &'a StepId,
     pub(crate) kind: &'a EventKind,
+    #[serde(with = "serde_bytes")]
     pub(crate) payload: &'a Vec<u8>,
 }
 

@@ -1,22 +1,43 @@
 //! The durable point of the sled store: sled's `flush()` (which ends in `sync_file_range`,
 //! not a power-loss barrier) followed by an `fdatasync` of sled's data file, and an fsync
 //! of any file sled created since the last sync (blobs, snapshots) and of its directory.
+//!
+//! **The tail of the current segment is allocated ahead.** sled writes its log into
+//! segments of [`SEGMENT_BYTES`], appending to the current one, so nearly every durable
+//! point grew the data file, and a sync that must also make a new file size durable costs a
+//! journal commit of the file system on top of the data: measured on the dev VM (ext4,
+//! virtio), `fdatasync` after a sled flush took 150–170 µs when the file grew and 80 µs when
+//! it did not. So each sync first extends the file with `fallocate` to the end of the
+//! segment sled is writing in: the file then grows once per segment (512 KiB of log), not
+//! once per sync. This is safe for sled: `fallocate` never changes bytes already written,
+//! the new range reads as zeros, and zeros are what sled itself treats as the end of a
+//! segment's valid messages (its torn-write canary, `MessageKind::Corrupted`, is 0; it zeroes
+//! free segments the same way). The segment count sled derives from the file length on open
+//! is unchanged, since the length only reaches the end of a segment already begun.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::store::crash::{CrashHook, CrashPoint};
+
+/// sled's segment size, set explicitly when the store is opened (it is also sled 0.34's
+/// default, so stores created before keep their configuration).
+pub(crate) const SEGMENT_BYTES: u64 = 512 * 1024;
 
 /// The files whose sync makes sled's writes durable.
 #[derive(Debug)]
 pub(crate) struct DataFiles {
     dir: PathBuf,
     data: File,
+    /// The data file's length after our last `fallocate`: a sync does nothing more while
+    /// the length is unchanged (sled writing inside the allocated tail does not change it).
+    allocated: AtomicU64,
     /// What the last look at the directories found.
     seen: Mutex<Seen>,
 }
@@ -32,7 +53,7 @@ struct Seen {
 /// A directory changed this recently is listed again even when its modification time looks
 /// unchanged: file system timestamps are coarse (a few ms), so an entry created right after
 /// the last listing can leave the time as it was.
-const STAMP_SLACK: Duration = Duration::from_secs(2);
+const STAMP_SLACK: Duration = Duration::from_millis(250);
 
 fn stamp(dir: &Path) -> io::Result<Option<SystemTime>> {
     match std::fs::metadata(dir) {
@@ -58,6 +79,26 @@ fn entries(dir: &Path, prefix: &str) -> io::Result<BTreeSet<OsString>> {
     }
 }
 
+/// Allocates `len` bytes of `file` from `offset` (Linux `fallocate`, mode 0: the length
+/// grows, existing bytes are never touched, new ones read as zeros).
+#[cfg(target_os = "linux")]
+fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    // SAFETY: `fallocate` on a descriptor this `File` owns and keeps open for the call; it
+    // reads and writes no memory of ours.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Elsewhere the file grows with sled's writes, as sled does on its own.
+#[cfg(not(target_os = "linux"))]
+fn allocate(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -65,8 +106,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 impl DataFiles {
     /// Opens sled's data file in `dir` and makes the directory itself durable.
     pub(crate) fn open(dir: &Path) -> io::Result<DataFiles> {
-        let data = File::open(dir.join("db"))?;
-        let files = DataFiles { dir: dir.to_path_buf(), data, seen: Mutex::new(Seen::default()) };
+        // Opened for writing only so that `fallocate` may extend it; we never write to it.
+        let data = std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db"))?;
+        let files = DataFiles {
+            dir: dir.to_path_buf(),
+            data,
+            allocated: AtomicU64::new(u64::MAX),
+            seen: Mutex::new(Seen::default()),
+        };
         files.sync_new_entries()?;
         if let Some(parent) = dir.parent() {
             sync_dir(parent)?;
@@ -83,12 +130,33 @@ impl DataFiles {
         if let Some(hook) = crash {
             hook(CrashPoint::BetweenFlushAndSync);
         }
+        self.allocate_segment_tail();
         self.data.sync_data()?;
         self.sync_new_entries()?;
         if let Some(hook) = crash {
             hook(CrashPoint::AfterSync);
         }
         Ok(())
+    }
+
+    /// Extends the data file to the end of the segment its length falls in (see the module
+    /// documentation). Best effort: where `fallocate` is refused (another file system, a
+    /// full disk, a size limit) the store works as before, only with slower syncs; sled's
+    /// own next write reports a real shortage of space.
+    fn allocate_segment_tail(&self) {
+        // The length by `lseek`, not `fstat`: measured on the dev VM, an `fstat` of the data
+        // file just before its `fdatasync` made that sync (and the next raw one) ~45 µs
+        // slower, reproducibly; `lseek` does not.
+        let Ok(len) = (&self.data).seek(SeekFrom::End(0)) else { return };
+        if self.allocated.load(Ordering::Relaxed) == len {
+            return;
+        }
+        let end = len.div_ceil(SEGMENT_BYTES) * SEGMENT_BYTES;
+        if end > len && allocate(&self.data, len, end - len).is_ok() {
+            self.allocated.store(end, Ordering::Relaxed);
+        } else {
+            self.allocated.store(len, Ordering::Relaxed);
+        }
     }
 
     /// Syncs files that appeared since the last sync, then their directories. Two `stat`s

@@ -12,7 +12,8 @@ pub(crate) const FORMAT: &[u8] = b"Mformat";
 pub(crate) const RUN: u8 = b'R';
 /// Journal events: `J run index`.
 pub(crate) const JOURNAL: u8 = b'J';
-/// Sealed journal pages: `G run first-index` → [`PAGE_EVENTS`] events.
+/// Journal pages, written by stores before 2026-11-26 and still read: `G run first-index` →
+/// [`LEGACY_PAGE_EVENTS`] events (`journal.rs` says why no more are written).
 pub(crate) const PAGE: u8 = b'G';
 // `I run step kind` → index held event identities in format 1; they are no longer written
 // or read (`run_state` folds them from the journal).
@@ -39,10 +40,8 @@ pub(crate) const RESOURCE: u8 = b'P';
 /// Resource bytes: `Q hash chunk`.
 pub(crate) const RESOURCE_CHUNK: u8 = b'Q';
 
-/// Events in a sealed journal page.
-pub(crate) const PAGE_EVENTS: u32 = 64;
-/// A page is sealed only if its events encode to at most this many bytes.
-pub(crate) const PAGE_BYTES: usize = 64 * 1024;
+/// Events in a legacy journal page (see [`PAGE`]).
+pub(crate) const LEGACY_PAGE_EVENTS: u32 = 64;
 
 /// Size of a resource chunk.
 pub(crate) const CHUNK_BYTES: usize = 32 * 1024;

@@ -105,6 +105,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(&data_dir)
             .flush_every_ms(None)
+            .segment_size(durability::SEGMENT_BYTES as usize)
             .cache_capacity(config.cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .open()
