@@ -215,4 +215,38 @@ mod tests {
         assert!(seen.entries.contains(&OsString::from("blobs/4242")), "{:?}", seen.entries);
         assert!(seen.entries.contains(&OsString::from("db")));
     }
+
+    /// The data file ends at a segment boundary after every sync, sled keeps writing into the
+    /// allocated tail, and a reopen reads back everything written across several segments
+    /// (sled takes the zeros after its last message for the end of the log).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_data_file_is_allocated_to_the_end_of_the_current_segment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = || {
+            sled::Config::new()
+                .path(dir.path())
+                .flush_every_ms(None)
+                .segment_size(SEGMENT_BYTES as usize)
+                .open()
+                .expect("sled")
+        };
+        let db = open();
+        let files = DataFiles::open(dir.path()).expect("files");
+        let value = vec![7u8; 3000];
+        for i in 0u32..600 {
+            db.insert(i.to_be_bytes(), value.as_slice()).expect("insert");
+            files.sync(&db, None).expect("sync");
+            let len = std::fs::metadata(dir.path().join("db")).expect("db").len();
+            assert_eq!(len % SEGMENT_BYTES, 0, "after sync {i} the file is {len} bytes");
+        }
+        let len = std::fs::metadata(dir.path().join("db")).expect("db").len();
+        assert!(len >= 3 * SEGMENT_BYTES, "600 values of 3 KB span several segments: {len}");
+        drop(files);
+        drop(db);
+        let db = open();
+        for i in 0u32..600 {
+            assert_eq!(db.get(i.to_be_bytes()).expect("get").as_deref(), Some(value.as_slice()), "value {i}");
+        }
+    }
 }
