@@ -1178,28 +1178,41 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
             "asynchronously writing iobuf with lsn {} to log from maybe_seal",
             lsn
         );
-        let iobufs = iobufs.clone();
-        let iobuf = iobuf.clone();
-        let _result = threadpool::spawn(move || {
-            if let Err(e) = iobufs.write_to_log(&iobuf) {
-                error!(
-                    "hit error while writing iobuf with lsn {}: {:?}",
-                    lsn, e
-                );
+        let write = {
+            let iobufs = iobufs.clone();
+            let iobuf = iobuf.clone();
+            move || {
+                if let Err(e) = iobufs.write_to_log(&iobuf) {
+                    error!(
+                        "hit error while writing iobuf with lsn {}: {:?}",
+                        lsn, e
+                    );
 
-                // store error before notifying so that waiting threads will see
-                // it
-                iobufs.config.set_global_error(e);
+                    // store error before notifying so that waiting threads will see
+                    // it
+                    iobufs.config.set_global_error(e);
 
-                let intervals = iobufs.intervals.lock();
+                    let intervals = iobufs.intervals.lock();
 
-                // having held the mutex makes this linearized
-                // with the notify below.
-                drop(intervals);
+                    // having held the mutex makes this linearized
+                    // with the notify below.
+                    drop(intervals);
 
-                let _notified = iobufs.interval_updated.notify_all();
+                    let _notified = iobufs.interval_updated.notify_all();
+                }
             }
-        })?;
+        };
+
+        // weir: a buffer sealed by a flush (`make_stable`, `roll_iobuf`) is written by
+        // the flushing thread itself, which would otherwise only wait for a pool thread
+        // to write it: two thread hand-offs fewer per durable flush. A buffer sealed
+        // because it filled up during a reservation (`from_reserve`) still goes to the
+        // pool, so an insert never waits for the disk. WEIR-PATCHES.md.
+        if !from_reserve {
+            write();
+            return Ok(());
+        }
+        let _result = threadpool::spawn(write)?;
 
         #[cfg(feature = "event_log")]
         _result.wait();
