@@ -362,12 +362,10 @@ impl<'a> Interpreter<'a> {
         let now = self.clock.now_ms();
         let program = self.store.put_resource(PROGRAM_MEDIA_TYPE, &encoded, now)?;
         let id = id.unwrap_or_else(|| RunId::generate(now));
-        // A run created by an earlier process that stopped before journaling its start is
-        // started now, under its id.
-        let created = self.store.run(id)?;
-        if !created.is_some_and(|r| r.flow == bytecode.header.slug && r.journal_len == 0) {
-            self.store.create_run(&NewRun { id, flow: bytecode.header.slug.clone(), created_at_ms: now })?;
-        }
+        // A run created by an earlier process that stopped before journaling its start (a
+        // store whose creation and start are two writes) is started now, under its id.
+        let orphan =
+            self.store.run(id)?.is_some_and(|r| r.flow == bytecode.header.slug && r.journal_len == 0);
         let payload = serde_json::to_vec(&input).unwrap_or_default();
         let mut events = vec![
             NewEvent { step: StepId::new("@run", 0, 0), kind: EventKind::RunStarted, payload },
@@ -405,7 +403,14 @@ impl<'a> Interpreter<'a> {
                 payload: serde_json::to_vec(person).unwrap_or_default(),
             });
         }
-        self.store.append(id, &Append { at_ms: now, events, status: Some(status) })?;
+        let start = Append { at_ms: now, events, status: Some(status) };
+        if orphan {
+            self.store.append(id, &start)?;
+        } else {
+            // Created and started in one write: a crash leaves no run without its start.
+            let run = NewRun { id, flow: bytecode.header.slug.clone(), created_at_ms: now };
+            self.store.create_run_with(&run, &start)?;
+        }
         Ok(id)
     }
 

@@ -48,6 +48,16 @@ pub trait Store: Send + Sync {
     /// index the events imply (timers, callbacks, slots), and returns once durable.
     fn append(&self, run: RunId, append: &Append) -> StoreResult<AppendReceipt>;
 
+    /// Creates a run and appends its first events, as [`Store::create_run`] then
+    /// [`Store::append`] would, and returns the append's receipt. The sled store does both
+    /// in one atomic write and one sync, so a crash never leaves a created run with an empty
+    /// journal; this default (two writes) is for stores where that cannot happen or does
+    /// not matter. Retrying after an unknown outcome is safe, as for both calls.
+    fn create_run_with(&self, run: &NewRun, first: &Append) -> StoreResult<AppendReceipt> {
+        self.create_run(run)?;
+        self.append(run.id, first)
+    }
+
     /// The run's record, if it exists.
     fn run(&self, run: RunId) -> StoreResult<Option<RunRecord>>;
 

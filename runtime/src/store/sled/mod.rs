@@ -280,6 +280,33 @@ impl Store for SledStore {
         Ok(record)
     }
 
+    fn create_run_with(&self, run: &NewRun, first: &Append) -> StoreResult<AppendReceipt> {
+        self.limits.check_append(first)?;
+        self.group.check_writable()?;
+        let (receipt, target) = {
+            let mut held = self.locks.run(run.id, SledStore::crosses_runs(first));
+            let mut ov = Overlay::new(&self.db);
+            let record = append::create_run(&mut ov, &self.limits, run)?;
+            // A run created before (a retry, or an earlier `create_run`) is appended to as it is.
+            let mut fresh = (!ov.is_empty()).then(|| RunState::created(record));
+            let stripe = held.stripe();
+            let state = match fresh.as_mut() {
+                Some(state) => state,
+                None => stripe.state(&self.db, run.id)?.ok_or(StoreError::RunUnknown(run.id))?,
+            };
+            let appended = append::append(&mut ov, &self.limits, run.id, state, first)?;
+            // Creation keys and events in one write: through an intent, never record-last.
+            let target = self.apply(ov, Some(run.id))?;
+            state.applied(appended.receipt.run.clone(), appended.identities);
+            if let Some(state) = fresh {
+                stripe.insert(run.id, state);
+            }
+            (appended.receipt, target)
+        };
+        self.durable(target)?;
+        Ok(receipt)
+    }
+
     fn delete_run(&self, run: RunId) -> StoreResult<bool> {
         self.group.check_writable()?;
         let (deleted, target) = {
