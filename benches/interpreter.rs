@@ -168,7 +168,7 @@ fn durable_step(c: &mut Criterion) {
         eprintln!("  of the step, in store.append (apply + flush + fdatasync): {}", spread(&mut appends));
         eprintln!("  of the step, the rest (interpreter: eval, encode, bookkeeping): {}", spread(&mut rest));
         eprintln!(
-            "  store: {} writes, {} syncs (the runs' other writes included: create, start, slot, end)",
+            "  store: {} writes, {} syncs (the runs' other writes included: create with start, slot, end)",
             after.writes - before.writes,
             after.syncs - before.syncs
         );
@@ -211,7 +211,7 @@ fn whole_run(c: &mut Criterion) {
         let median = quantile(&mut runs, 0.5);
         medians.push(median);
         eprintln!(
-            "figure 2, a run of {steps} function step(s) end to end (create, start, slot, steps, end):"
+            "figure 2, a run of {steps} function step(s) end to end (create with start, slot, steps, end):"
         );
         eprintln!("  {}", spread(&mut runs));
         eprintln!(
@@ -287,7 +287,7 @@ fn concurrent_runs(c: &mut Criterion) {
     eprintln!("  round wall time {}", spread(&mut walls));
     eprintln!(
         "  durable function steps/s: median {:.0} (min {:.0}, max {:.0}; target >= 10,000); \
-         all durable writes/s (create, start, slot and end included): median {:.0}",
+         all durable writes/s (create with start, slot and end included): median {:.0}",
         rates[rates.len() / 2],
         rates[0],
         rates[rates.len() - 1],

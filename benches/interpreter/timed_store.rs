@@ -49,19 +49,30 @@ impl<S: Store> TimedStore<S> {
     }
 }
 
+impl<S: Store> TimedStore<S> {
+    fn timed(&self, write: impl FnOnce() -> StoreResult<AppendReceipt>) -> StoreResult<AppendReceipt> {
+        let started = Instant::now();
+        let receipt = write();
+        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_append_ns.store(ns, Ordering::Relaxed);
+        self.total_append_ns.fetch_add(ns, Ordering::Relaxed);
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        receipt
+    }
+}
+
 impl<S: Store> Store for TimedStore<S> {
     fn create_run(&self, run: &NewRun) -> StoreResult<RunRecord> {
         self.inner.create_run(run)
     }
 
     fn append(&self, run: RunId, append: &Append) -> StoreResult<AppendReceipt> {
-        let started = Instant::now();
-        let receipt = self.inner.append(run, append);
-        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last_append_ns.store(ns, Ordering::Relaxed);
-        self.total_append_ns.fetch_add(ns, Ordering::Relaxed);
-        self.appends.fetch_add(1, Ordering::Relaxed);
-        receipt
+        self.timed(|| self.inner.append(run, append))
+    }
+
+    /// A run's creation with its start counts as one append (it is one write).
+    fn create_run_with(&self, run: &NewRun, first: &Append) -> StoreResult<AppendReceipt> {
+        self.timed(|| self.inner.create_run_with(run, first))
     }
 
     fn run(&self, run: RunId) -> StoreResult<Option<RunRecord>> {
