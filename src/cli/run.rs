@@ -131,7 +131,8 @@ pub fn run(args: RunArgs) -> u8 {
     }
     let result = match existing {
         Some(id) => match interp.resume(id, bytecode, &mut progress) {
-            // Created, but its start was never journaled (a crash in between): start it now.
+            // Created, but its start was never journaled (a crash between the two writes of a
+            // store that does not create and start in one, such as an older one): start it now.
             Err(InterpError::Journal(_)) => {
                 interp.start_as(bytecode, input, Some(id), initiator.as_deref(), &mut progress)
             }

@@ -34,6 +34,8 @@ pub(crate) const SEGMENT_BYTES: u64 = 512 * 1024;
 #[derive(Debug)]
 pub(crate) struct DataFiles {
     dir: PathBuf,
+    /// `dir/blobs`, where sled writes large values.
+    blobs: PathBuf,
     data: File,
     /// The data file's length after our last `fallocate`: a sync does nothing more while
     /// the length is unchanged (sled writing inside the allocated tail does not change it).
@@ -118,6 +120,7 @@ impl DataFiles {
         let data = std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db"))?;
         let files = DataFiles {
             dir: dir.to_path_buf(),
+            blobs: dir.join("blobs"),
             data,
             allocated: AtomicU64::new(u64::MAX),
             dirs: [Some(File::open(dir)?), File::open(dir.join("blobs")).ok()],
@@ -171,8 +174,8 @@ impl DataFiles {
     /// Syncs files that appeared since the last sync, then their directories. Two `stat`s
     /// when nothing changed; a listing otherwise.
     fn sync_new_entries(&self) -> io::Result<()> {
-        let blobs = self.dir.join("blobs");
-        let stamps = [stamp(self.dirs[0].as_ref(), &self.dir)?, stamp(self.dirs[1].as_ref(), &blobs)?];
+        let blobs = &self.blobs;
+        let stamps = [stamp(self.dirs[0].as_ref(), &self.dir)?, stamp(self.dirs[1].as_ref(), blobs)?];
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let recent = stamps
             .iter()
@@ -182,7 +185,7 @@ impl DataFiles {
             return Ok(());
         }
         let mut now = entries(&self.dir, "")?;
-        now.extend(entries(&blobs, "blobs/")?);
+        now.extend(entries(blobs, "blobs/")?);
         if seen.entries == now {
             seen.stamps = stamps;
             return Ok(());
@@ -199,7 +202,7 @@ impl DataFiles {
             }
         }
         if blobs.is_dir() {
-            sync_dir(&blobs)?;
+            sync_dir(blobs)?;
         }
         sync_dir(&self.dir)?;
         seen.entries = now;
